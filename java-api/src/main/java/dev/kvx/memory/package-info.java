@@ -1,0 +1,2 @@
+/** Native memory that kvx registers with NIXL: host buffers, descriptors, memory kinds. */
+package dev.kvx.memory;

@@ -1,0 +1,759 @@
+package dev.kvx.nixl;
+
+import static dev.kvx.internal.gen.nixl.NixlCapi.*;
+
+import dev.kvx.AlreadyClosedException;
+import dev.kvx.internal.Libc;
+import dev.kvx.internal.NativeLibraries;
+import dev.kvx.internal.gen.nixl.nixl_capi_agent_config_s;
+import dev.kvx.memory.MemoryDescriptor;
+import dev.kvx.memory.MemoryKind;
+import dev.kvx.memory.NativeBuffer;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.locks.LockSupport;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * A NIXL agent: the unit that owns backends, registered memory, peers' metadata, transfer requests
+ * and incoming notifications. Thread-safe: every native call on an agent runs under the agent's lock
+ * (NIXL's own locking is off by default), so NIXL never sees two threads on one agent.
+ *
+ * <p>Ownership: the agent owns everything created through it. {@link #close()} releases, in NIXL's
+ * required order, open transfers, registrations, the notification map, backend wrappers and the agent
+ * itself; it is idempotent and thread-safe, and any later use of the agent or of what it owned throws
+ * {@link AlreadyClosedException}.
+ */
+public final class NixlAgent implements AutoCloseable {
+    private final String name;
+    private final AgentConfig config;
+    private final ReentrantLock lock = new ReentrantLock();
+    private final Arena arena = Arena.ofShared(); // lives exactly as long as the native agent
+    private final MemorySegment nameC;
+    private final MemorySegment scratchPtr; // out-parameters of calls made under the lock
+    private final MemorySegment scratchPtr2;
+    private final MemorySegment scratchSize;
+    private final MemorySegment scratchBool;
+    private MemorySegment handle;
+    private MemorySegment notifMap = MemorySegment.NULL;
+    private final Map<String, Backend> backends = new LinkedHashMap<>();
+    private final Set<Registration> registrations = Collections.newSetFromMap(new IdentityHashMap<>());
+    private final Set<Transfer> transfers = Collections.newSetFromMap(new IdentityHashMap<>());
+    private final Set<String> remotes = new LinkedHashSet<>();
+    private long transfersCreated;
+    private long transfersReleased;
+    private long releaseRefusals;
+
+    private NixlAgent(String name, AgentConfig config) {
+        this.name = name;
+        this.config = config;
+        this.nameC = arena.allocateFrom(name);
+        this.scratchPtr = arena.allocate(C_POINTER);
+        this.scratchPtr2 = arena.allocate(C_POINTER);
+        this.scratchSize = arena.allocate(ValueLayout.JAVA_LONG);
+        this.scratchBool = arena.allocate(ValueLayout.JAVA_BOOLEAN);
+    }
+
+    /**
+     * Creates an agent. Loads NIXL on first use ({@link dev.kvx.internal.NativeLibraryException} if it
+     * is missing, with the command that installs it).
+     *
+     * @param name unique among the agents that will talk to each other
+     * @param config see {@link AgentConfig#defaults()}
+     */
+    public static NixlAgent create(String name, AgentConfig config) {
+        Objects.requireNonNull(name, "name");
+        Objects.requireNonNull(config, "config");
+        if (name.isBlank()) {
+            throw new IllegalArgumentException("agent name must not be blank");
+        }
+        NativeLibraries.loadNixl();
+        NixlAgent agent = new NixlAgent(name, config);
+        try (Arena tmp = Arena.ofConfined()) {
+            MemorySegment cfg = nixl_capi_agent_config_s.allocate(tmp);
+            nixl_capi_agent_config_s.enable_prog_thread(cfg, config.progressThread());
+            nixl_capi_agent_config_s.enable_listen_thread(cfg, config.listenThread());
+            nixl_capi_agent_config_s.listen_port(cfg, config.listenPort());
+            nixl_capi_agent_config_s.thread_sync(cfg, config.threadSync().code());
+            nixl_capi_agent_config_s.num_workers(cfg, 1);
+            nixl_capi_agent_config_s.pthr_delay_us(cfg, config.progressThreadDelay().toNanos() / 1000);
+            nixl_capi_agent_config_s.lthr_delay_us(cfg, config.listenThreadDelay().toNanos() / 1000);
+            nixl_capi_agent_config_s.capture_telemetry(cfg, config.captureTelemetry());
+            int rc = nixl_capi_create_configured_agent(agent.nameC, cfg, agent.scratchPtr);
+            Status.ok(rc, "nixl_capi_create_configured_agent", () -> "agent '" + name + "', " + config);
+            agent.handle = agent.scratchPtr.get(C_POINTER, 0);
+            Status.ok(nixl_capi_create_notif_map(agent.scratchPtr), "nixl_capi_create_notif_map");
+            agent.notifMap = agent.scratchPtr.get(C_POINTER, 0);
+        } catch (RuntimeException e) {
+            agent.close();
+            throw e;
+        }
+        return agent;
+    }
+
+    /** Creates an agent with {@link AgentConfig#defaults()} and a UCX backend. */
+    public static NixlAgent createWithUcx(String name) {
+        NixlAgent agent = create(name, AgentConfig.defaults());
+        try {
+            agent.createBackend("UCX", Map.of());
+            return agent;
+        } catch (RuntimeException e) {
+            agent.close();
+            throw e;
+        }
+    }
+
+    /** This agent's name. */
+    public String name() {
+        return name;
+    }
+
+    /** The configuration it was created with. */
+    public AgentConfig config() {
+        return config;
+    }
+
+    // ---------------------------------------------------------------- plugins and backends
+
+    /** Plugin names NIXL found in its plugin folder (a listed plugin may still fail to load). */
+    public List<String> availablePlugins() {
+        lock.lock();
+        try {
+            MemorySegment h = live();
+            Status.ok(nixl_capi_get_available_plugins(h, scratchPtr), "nixl_capi_get_available_plugins");
+            MemorySegment list = scratchPtr.get(C_POINTER, 0);
+            try {
+                Status.ok(nixl_capi_string_list_size(list, scratchSize), "nixl_capi_string_list_size");
+                long n = scratchSize.get(ValueLayout.JAVA_LONG, 0);
+                List<String> out = new ArrayList<>();
+                for (long i = 0; i < n; i++) {
+                    Status.ok(nixl_capi_string_list_get(list, i, scratchPtr2), "nixl_capi_string_list_get");
+                    out.add(NativeLibraries.string(scratchPtr2.get(C_POINTER, 0)));
+                }
+                return List.copyOf(out);
+            } finally {
+                nixl_capi_destroy_string_list(list);
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** A plugin's supported memory kinds and default parameters (loads the plugin briefly). */
+    public PluginInfo pluginInfo(String plugin) {
+        Objects.requireNonNull(plugin, "plugin");
+        lock.lock();
+        try (Arena tmp = Arena.ofConfined()) {
+            MemorySegment h = live();
+            int rc = nixl_capi_get_plugin_params(h, tmp.allocateFrom(plugin), scratchPtr, scratchPtr2);
+            Status.ok(rc, "nixl_capi_get_plugin_params", () -> "plugin '" + plugin + "' (known: see availablePlugins())");
+            return readInfo(plugin, scratchPtr.get(C_POINTER, 0), scratchPtr2.get(C_POINTER, 0));
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    PluginInfo backendInfo(Backend backend) {
+        lock.lock();
+        try {
+            MemorySegment h = live();
+            int rc = nixl_capi_get_backend_params(h, backend.handle, scratchPtr, scratchPtr2);
+            Status.ok(rc, "nixl_capi_get_backend_params", () -> backend.toString());
+            return readInfo(backend.name(), scratchPtr.get(C_POINTER, 0), scratchPtr2.get(C_POINTER, 0));
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private PluginInfo readInfo(String plugin, MemorySegment mems, MemorySegment params) {
+        try {
+            List<MemoryKind> kinds = new ArrayList<>();
+            List<Integer> others = new ArrayList<>();
+            Status.ok(nixl_capi_mem_list_size(mems, scratchSize), "nixl_capi_mem_list_size");
+            long n = scratchSize.get(ValueLayout.JAVA_LONG, 0);
+            for (long i = 0; i < n; i++) {
+                Status.ok(nixl_capi_mem_list_get(mems, i, scratchSize), "nixl_capi_mem_list_get");
+                int t = scratchSize.get(ValueLayout.JAVA_INT, 0);
+                if (t == MemoryKind.DRAM.nixlCode()) {
+                    kinds.add(MemoryKind.DRAM);
+                } else if (t == MemoryKind.VRAM.nixlCode()) {
+                    kinds.add(MemoryKind.VRAM);
+                } else {
+                    others.add(t);
+                }
+            }
+            return new PluginInfo(plugin, kinds, others, readParams(params));
+        } finally {
+            nixl_capi_destroy_mem_list(mems);
+            nixl_capi_destroy_params(params);
+        }
+    }
+
+    private Map<String, String> readParams(MemorySegment params) {
+        Map<String, String> out = new LinkedHashMap<>();
+        Status.ok(nixl_capi_params_create_iterator(params, scratchPtr), "nixl_capi_params_create_iterator");
+        MemorySegment it = scratchPtr.get(C_POINTER, 0);
+        try (Arena tmp = Arena.ofConfined()) {
+            MemorySegment key = tmp.allocate(C_POINTER);
+            MemorySegment value = tmp.allocate(C_POINTER);
+            for (int guard = 0; guard < 10_000; guard++) {
+                key.set(C_POINTER, 0, MemorySegment.NULL);
+                value.set(C_POINTER, 0, MemorySegment.NULL);
+                Status.ok(nixl_capi_params_iterator_next(it, key, value, scratchBool), "nixl_capi_params_iterator_next");
+                MemorySegment k = key.get(C_POINTER, 0);
+                if (!k.equals(MemorySegment.NULL)) {
+                    out.put(NativeLibraries.string(k), NativeLibraries.string(value.get(C_POINTER, 0)));
+                }
+                if (!scratchBool.get(ValueLayout.JAVA_BOOLEAN, 0)) {
+                    break;
+                }
+            }
+        } finally {
+            nixl_capi_params_destroy_iterator(it);
+        }
+        return out;
+    }
+
+    /**
+     * Creates a backend inside this agent (one per plugin name). For UCX this starts UCX and, if
+     * configured, NIXL's progress thread (tens to hundreds of milliseconds).
+     *
+     * @param plugin plugin name, case-sensitive, e.g. {@code UCX}
+     * @param params init parameters; empty for the plugin's defaults
+     */
+    public Backend createBackend(String plugin, Map<String, String> params) {
+        Objects.requireNonNull(plugin, "plugin");
+        Objects.requireNonNull(params, "params");
+        lock.lock();
+        try (Arena tmp = Arena.ofConfined()) {
+            MemorySegment h = live();
+            if (backends.containsKey(plugin)) {
+                throw new IllegalStateException("agent '" + name + "' already has a " + plugin + " backend");
+            }
+            Status.ok(nixl_capi_create_params(scratchPtr), "nixl_capi_create_params");
+            MemorySegment p = scratchPtr.get(C_POINTER, 0);
+            try {
+                for (Map.Entry<String, String> e : params.entrySet()) {
+                    Status.ok(nixl_capi_params_add(p, tmp.allocateFrom(e.getKey()), tmp.allocateFrom(e.getValue())),
+                            "nixl_capi_params_add", e::getKey);
+                }
+                int rc = nixl_capi_create_backend(h, tmp.allocateFrom(plugin), p, scratchPtr);
+                Status.ok(rc, "nixl_capi_create_backend", () -> "plugin '" + plugin + "' with " + params
+                        + " on agent '" + name + "'");
+                Backend b = new Backend(this, plugin, scratchPtr.get(C_POINTER, 0));
+                backends.put(plugin, b);
+                return b;
+            } finally {
+                nixl_capi_destroy_params(p);
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** The backends created so far. */
+    public List<Backend> backends() {
+        lock.lock();
+        try {
+            return List.copyOf(backends.values());
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    // ---------------------------------------------------------------- memory
+
+    /**
+     * Registers buffers (all of one memory kind) with every backend that supports that kind. The
+     * buffers are pinned: they refuse to close until the registration closes.
+     */
+    public Registration register(NativeBuffer... buffers) {
+        if (buffers.length == 0) {
+            throw new IllegalArgumentException("register needs at least one buffer");
+        }
+        MemoryKind kind = buffers[0].kind();
+        List<MemoryDescriptor> descs = new ArrayList<>();
+        for (NativeBuffer b : buffers) {
+            if (b.kind() != kind) {
+                throw new IllegalArgumentException("one registration holds one memory kind; got " + kind + " and " + b.kind());
+            }
+            descs.add(b.descriptor());
+        }
+        lock.lock();
+        try (Arena tmp = Arena.ofConfined()) {
+            MemorySegment h = live();
+            MemorySegment dlist = regList(tmp, kind, descs);
+            try {
+                Status.ok(nixl_capi_register_mem(h, dlist, MemorySegment.NULL), "nixl_capi_register_mem",
+                        () -> descs.size() + " " + kind + " range(s) on agent '" + name + "' (backends: " + backends.keySet() + ")");
+            } finally {
+                nixl_capi_destroy_reg_dlist(dlist);
+            }
+            List<NativeBuffer> pinned = new ArrayList<>();
+            try {
+                for (NativeBuffer b : buffers) {
+                    b.pin();
+                    pinned.add(b);
+                }
+            } catch (RuntimeException e) { // a buffer closed meanwhile: undo everything
+                pinned.forEach(NativeBuffer::unpin);
+                deregisterNative(h, kind, descs);
+                throw e;
+            }
+            Registration r = new Registration(this, kind, List.of(buffers), descs);
+            registrations.add(r);
+            return r;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    void deregister(Registration r) {
+        lock.lock();
+        try {
+            if (r.closedFlag() || handle == null) {
+                return;
+            }
+            r.markClosed();
+            registrations.remove(r);
+            try {
+                deregisterNative(handle, r.kind(), r.descriptors());
+            } finally {
+                r.buffers().forEach(NativeBuffer::unpin);
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    boolean isRegistrationClosed(Registration r) {
+        lock.lock();
+        try {
+            return r.closedFlag() || handle == null;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void deregisterNative(MemorySegment h, MemoryKind kind, List<MemoryDescriptor> descs) {
+        try (Arena tmp = Arena.ofConfined()) {
+            MemorySegment dlist = regList(tmp, kind, descs);
+            try {
+                Status.ok(nixl_capi_deregister_mem(h, dlist, MemorySegment.NULL), "nixl_capi_deregister_mem",
+                        () -> descs.size() + " " + kind + " range(s) on agent '" + name + "'");
+            } finally {
+                nixl_capi_destroy_reg_dlist(dlist);
+            }
+        }
+    }
+
+    private MemorySegment regList(Arena tmp, MemoryKind kind, List<MemoryDescriptor> descs) {
+        MemorySegment out = tmp.allocate(C_POINTER);
+        Status.ok(nixl_capi_create_reg_dlist(kind.nixlCode(), out), "nixl_capi_create_reg_dlist");
+        MemorySegment dlist = out.get(C_POINTER, 0);
+        for (MemoryDescriptor d : descs) {
+            int rc = nixl_capi_reg_dlist_add_desc(dlist, d.address(), d.length(), d.deviceId(), MemorySegment.NULL, 0);
+            if (rc != 0) {
+                nixl_capi_destroy_reg_dlist(dlist);
+                Status.ok(rc, "nixl_capi_reg_dlist_add_desc", d::toString);
+            }
+        }
+        return dlist;
+    }
+
+    // ---------------------------------------------------------------- metadata
+
+    /** This agent's metadata blob (name, connection info, registrations now) for a peer to load. */
+    public byte[] localMetadata() {
+        lock.lock();
+        try {
+            MemorySegment h = live();
+            Status.ok(nixl_capi_get_local_md(h, scratchPtr, scratchSize), "nixl_capi_get_local_md",
+                    () -> "agent '" + name + "' (needs a network-capable backend such as UCX)");
+            MemorySegment data = scratchPtr.get(C_POINTER, 0);
+            long len = scratchSize.get(ValueLayout.JAVA_LONG, 0);
+            try {
+                return data.reinterpret(len).toArray(ValueLayout.JAVA_BYTE);
+            } finally {
+                Libc.free(data);
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Loads a peer's metadata blob, which connects to it.
+     *
+     * @return the peer agent's name
+     */
+    public String loadRemoteMetadata(byte[] metadata) {
+        Objects.requireNonNull(metadata, "metadata");
+        if (metadata.length == 0) {
+            throw new IllegalArgumentException("remote metadata is empty");
+        }
+        lock.lock();
+        try (Arena tmp = Arena.ofConfined()) {
+            MemorySegment h = live();
+            MemorySegment blob = tmp.allocateFrom(ValueLayout.JAVA_BYTE, metadata);
+            Status.ok(nixl_capi_load_remote_md(h, blob, metadata.length, scratchPtr), "nixl_capi_load_remote_md",
+                    () -> metadata.length + " B blob on agent '" + name + "' (own metadata, a changed peer or a corrupt blob?)");
+            MemorySegment remote = scratchPtr.get(C_POINTER, 0);
+            try {
+                String remoteName = NativeLibraries.string(remote);
+                remotes.add(remoteName);
+                return remoteName;
+            } finally {
+                Libc.free(remote);
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Forgets a peer and disconnects from it; its transfers fail from now on. */
+    public void invalidateRemote(String remoteAgent) {
+        Objects.requireNonNull(remoteAgent, "remoteAgent");
+        lock.lock();
+        try (Arena tmp = Arena.ofConfined()) {
+            MemorySegment h = live();
+            Status.ok(nixl_capi_invalidate_remote_md(h, tmp.allocateFrom(remoteAgent)), "nixl_capi_invalidate_remote_md",
+                    () -> "peer '" + remoteAgent + "' on agent '" + name + "'");
+            remotes.remove(remoteAgent);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Whether this agent holds metadata of {@code remoteAgent}. */
+    public boolean hasRemote(String remoteAgent) {
+        lock.lock();
+        try (Arena tmp = Arena.ofConfined()) {
+            MemorySegment h = live();
+            return nixl_capi_check_remote_md(h, tmp.allocateFrom(remoteAgent), MemorySegment.NULL) == 0;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    // ---------------------------------------------------------------- transfers
+
+    /**
+     * Prepares a transfer between local registered memory and a peer's registered memory.
+     *
+     * @param op READ (remote into local) or WRITE (local into remote)
+     * @param localKind memory kind of the local descriptors
+     * @param local local ranges, inside this agent's registrations
+     * @param remoteKind memory kind of the remote descriptors
+     * @param remote remote ranges, same count and per-index lengths as {@code local}
+     * @param remoteAgent the peer's name (its metadata must be loaded), or this agent's own name
+     * @param notification message delivered to the peer after the data, or null for none
+     * @throws IllegalArgumentException for an empty list or mismatched lengths
+     * @throws NixlException if NIXL refuses (unknown peer, unregistered memory, a range outside a registration …)
+     */
+    public Transfer createTransfer(TransferOp op, MemoryKind localKind, List<MemoryDescriptor> local,
+                                   MemoryKind remoteKind, List<MemoryDescriptor> remote, String remoteAgent,
+                                   byte[] notification) {
+        Objects.requireNonNull(op, "op");
+        Objects.requireNonNull(remoteAgent, "remoteAgent");
+        if (local.isEmpty() || remote.isEmpty()) {
+            throw new IllegalArgumentException("a transfer needs at least one descriptor on each side (local "
+                    + local.size() + ", remote " + remote.size() + ")");
+        }
+        if (local.size() != remote.size()) {
+            throw new IllegalArgumentException("local and remote descriptor counts differ: " + local.size() + " vs " + remote.size());
+        }
+        long bytes = 0;
+        for (int i = 0; i < local.size(); i++) {
+            if (local.get(i).length() != remote.get(i).length()) {
+                throw new IllegalArgumentException("descriptor " + i + " lengths differ: local " + local.get(i).length()
+                        + " vs remote " + remote.get(i).length());
+            }
+            bytes += local.get(i).length();
+        }
+        final long total = bytes;
+        lock.lock();
+        try (Arena tmp = Arena.ofConfined()) {
+            MemorySegment h = live();
+            MemorySegment l = xferList(tmp, localKind, local);
+            MemorySegment r = MemorySegment.NULL;
+            MemorySegment opt = MemorySegment.NULL;
+            try {
+                r = xferList(tmp, remoteKind, remote);
+                if (notification != null) {
+                    Status.ok(nixl_capi_create_opt_args(scratchPtr), "nixl_capi_create_opt_args");
+                    opt = scratchPtr.get(C_POINTER, 0);
+                    MemorySegment msg = tmp.allocateFrom(ValueLayout.JAVA_BYTE, notification);
+                    Status.ok(nixl_capi_opt_args_set_notif_msg(opt, msg, notification.length), "nixl_capi_opt_args_set_notif_msg");
+                    Status.ok(nixl_capi_opt_args_set_has_notif(opt, true), "nixl_capi_opt_args_set_has_notif");
+                }
+                int rc = nixl_capi_create_xfer_req(h, op.code(), l, r, tmp.allocateFrom(remoteAgent), scratchPtr, opt);
+                Status.ok(rc, "nixl_capi_create_xfer_req", () -> op + " of " + local.size() + " descriptor(s), " + total
+                        + " B, " + localKind + " -> " + remoteKind + ", agent '" + name + "' -> '" + remoteAgent + "'"
+                        + (remotes.contains(remoteAgent) || remoteAgent.equals(name) ? "" : " (no metadata loaded for that peer)")
+                        + "; are both sides registered and the ranges inside the registrations?");
+                Transfer t = new Transfer(this, op, remoteAgent, local.size(), total, scratchPtr.get(C_POINTER, 0));
+                transfers.add(t);
+                transfersCreated++;
+                return t;
+            } finally {
+                nixl_capi_destroy_xfer_dlist(l);
+                if (!r.equals(MemorySegment.NULL)) {
+                    nixl_capi_destroy_xfer_dlist(r);
+                }
+                if (!opt.equals(MemorySegment.NULL)) {
+                    nixl_capi_destroy_opt_args(opt);
+                }
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private MemorySegment xferList(Arena tmp, MemoryKind kind, List<MemoryDescriptor> descs) {
+        MemorySegment out = tmp.allocate(C_POINTER);
+        Status.ok(nixl_capi_create_xfer_dlist(kind.nixlCode(), out), "nixl_capi_create_xfer_dlist");
+        MemorySegment dlist = out.get(C_POINTER, 0);
+        for (MemoryDescriptor d : descs) {
+            int rc = nixl_capi_xfer_dlist_add_desc(dlist, d.address(), d.length(), d.deviceId());
+            if (rc != 0) {
+                nixl_capi_destroy_xfer_dlist(dlist);
+                Status.ok(rc, "nixl_capi_xfer_dlist_add_desc", d::toString);
+            }
+        }
+        return dlist;
+    }
+
+    int postNative(MemorySegment req) {
+        return nixl_capi_post_xfer_req(live(), req, MemorySegment.NULL);
+    }
+
+    int statusNative(MemorySegment req) {
+        return nixl_capi_get_xfer_status(live(), req);
+    }
+
+    void releaseTransfer(Transfer t, String reason) {
+        lock.lock();
+        try {
+            if (t.handle == null || handle == null) {
+                return;
+            }
+            releaseNative(t, reason);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void releaseNative(Transfer t, String reason) {
+        int rc = nixl_capi_release_xfer_req(handle, t.handle);
+        if (rc != 0) {
+            // The backend refused (still active). Keep the handle; the agent retries at close.
+            releaseRefusals++;
+            throw new NixlException("nixl_capi_release_xfer_req", rc, t.describe() + " (NIXL refused the release; it "
+                    + "will be retried when the agent closes)");
+        }
+        Status.ok(nixl_capi_destroy_xfer_req(t.handle), "nixl_capi_destroy_xfer_req", t::describe);
+        t.markReleased(reason);
+        transfers.remove(t);
+        transfersReleased++;
+    }
+
+    // ---------------------------------------------------------------- notifications
+
+    /** Sends a standalone message to a peer (no ordering against transfers). */
+    public void sendNotification(String remoteAgent, byte[] message) {
+        Objects.requireNonNull(remoteAgent, "remoteAgent");
+        Objects.requireNonNull(message, "message");
+        lock.lock();
+        try (Arena tmp = Arena.ofConfined()) {
+            MemorySegment h = live();
+            MemorySegment msg = tmp.allocateFrom(ValueLayout.JAVA_BYTE, message);
+            Status.ok(nixl_capi_gen_notif(h, tmp.allocateFrom(remoteAgent), msg, message.length, MemorySegment.NULL),
+                    "nixl_capi_gen_notif", () -> message.length + " B from '" + name + "' to '" + remoteAgent + "'");
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Takes every notification that arrived so far (also drives progress). Never blocks. */
+    public List<Notification> pollNotifications() {
+        lock.lock();
+        try {
+            MemorySegment h = live();
+            Status.ok(nixl_capi_get_notifs(h, notifMap, MemorySegment.NULL), "nixl_capi_get_notifs", () -> "agent '" + name + "'");
+            Status.ok(nixl_capi_notif_map_size(notifMap, scratchSize), "nixl_capi_notif_map_size");
+            long senders = scratchSize.get(ValueLayout.JAVA_LONG, 0);
+            if (senders == 0) {
+                return List.of();
+            }
+            List<Notification> out = new ArrayList<>();
+            try {
+                for (long i = 0; i < senders; i++) {
+                    Status.ok(nixl_capi_notif_map_get_agent_at(notifMap, i, scratchPtr), "nixl_capi_notif_map_get_agent_at");
+                    MemorySegment senderC = scratchPtr.get(C_POINTER, 0);
+                    String sender = NativeLibraries.string(senderC);
+                    Status.ok(nixl_capi_notif_map_get_notifs_size(notifMap, senderC, scratchSize), "nixl_capi_notif_map_get_notifs_size");
+                    long n = scratchSize.get(ValueLayout.JAVA_LONG, 0);
+                    for (long j = 0; j < n; j++) {
+                        Status.ok(nixl_capi_notif_map_get_notif(notifMap, senderC, j, scratchPtr2, scratchSize),
+                                "nixl_capi_notif_map_get_notif");
+                        long len = scratchSize.get(ValueLayout.JAVA_LONG, 0);
+                        MemorySegment data = scratchPtr2.get(C_POINTER, 0);
+                        byte[] bytes = len == 0 ? new byte[0] : data.reinterpret(len).toArray(ValueLayout.JAVA_BYTE);
+                        out.add(new Notification(sender, bytes));
+                    }
+                }
+            } finally {
+                nixl_capi_notif_map_clear(notifMap);
+            }
+            return out;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Polls for notifications until at least one arrived or the timeout passed.
+     *
+     * @return what arrived; empty at the deadline
+     * @throws InterruptedException if the waiting thread was interrupted
+     */
+    public List<Notification> awaitNotifications(Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + Math.max(0, timeout.toNanos());
+        long pause = 1_000;
+        while (true) {
+            List<Notification> got = pollNotifications();
+            if (!got.isEmpty() || System.nanoTime() - deadline >= 0) {
+                return got;
+            }
+            if (Thread.interrupted()) {
+                throw new InterruptedException("interrupted while awaiting notifications on agent '" + name + "'");
+            }
+            LockSupport.parkNanos(Math.min(pause, Math.max(1, deadline - System.nanoTime())));
+            pause = Math.min(pause * 2, 200_000);
+        }
+    }
+
+    // ---------------------------------------------------------------- accounting and close
+
+    /** Counters of what this agent owns, for tests, {@code kvx doctor} and metrics. */
+    public record Stats(int openTransfers, int openRegistrations, int backends, int remotes,
+                        long transfersCreated, long transfersReleased, long releaseRefusals, boolean closed) {}
+
+    /** A snapshot of {@link Stats}; valid after close, too. */
+    public Stats stats() {
+        lock.lock();
+        try {
+            return new Stats(transfers.size(), registrations.size(), backends.size(), remotes.size(),
+                    transfersCreated, transfersReleased, releaseRefusals, handle == null);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Whether the agent was closed. */
+    public boolean isClosed() {
+        lock.lock();
+        try {
+            return handle == null;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Releases everything the agent owns, then the agent. Idempotent and thread-safe. In-flight
+     * transfers are released (NIXL cancels them as far as it can); registrations are deregistered and
+     * their buffers unpinned.
+     */
+    @Override
+    public void close() {
+        lock.lock();
+        try {
+            if (arena.scope().isAlive() && handle == null && notifMap.equals(MemorySegment.NULL)) {
+                arena.close(); // creation failed before the agent existed
+                return;
+            }
+            if (handle == null) {
+                return;
+            }
+            List<Throwable> problems = new ArrayList<>();
+            for (Transfer t : List.copyOf(transfers)) {
+                try {
+                    releaseNative(t, "agent '" + name + "' closed");
+                } catch (RuntimeException e) {
+                    // Still refused: destroying the agent tears the backend (and the request) down.
+                    t.markReleased("agent '" + name + "' closed");
+                    problems.add(e);
+                }
+            }
+            transfers.clear();
+            for (Registration r : List.copyOf(registrations)) {
+                r.markClosed();
+                try {
+                    deregisterNative(handle, r.kind(), r.descriptors());
+                } catch (RuntimeException e) {
+                    problems.add(e);
+                } finally {
+                    r.buffers().forEach(NativeBuffer::unpin);
+                }
+            }
+            registrations.clear();
+            if (!notifMap.equals(MemorySegment.NULL)) {
+                nixl_capi_destroy_notif_map(notifMap);
+                notifMap = MemorySegment.NULL;
+            }
+            for (Backend b : backends.values()) {
+                nixl_capi_destroy_backend(b.handle);
+            }
+            backends.clear();
+            MemorySegment h = handle;
+            handle = null;
+            int rc = nixl_capi_destroy_agent(h);
+            arena.close();
+            if (rc != 0) {
+                problems.add(new NixlException("nixl_capi_destroy_agent", rc, "agent '" + name + "'"));
+            }
+            if (!problems.isEmpty()) {
+                NixlException summary = new NixlException("nixl_capi_destroy_agent", -2, "agent '" + name
+                        + "' closed, but " + problems.size() + " release step(s) failed (suppressed)");
+                problems.forEach(summary::addSuppressed);
+                throw summary;
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    void lock() {
+        lock.lock();
+    }
+
+    void unlock() {
+        lock.unlock();
+    }
+
+    private MemorySegment live() {
+        MemorySegment h = handle;
+        if (h == null) {
+            throw new AlreadyClosedException("NIXL agent '" + name + "' was closed");
+        }
+        return h;
+    }
+
+    @Override
+    public String toString() {
+        return "NixlAgent[" + name + (handle == null ? ", closed" : "") + "]";
+    }
+}
