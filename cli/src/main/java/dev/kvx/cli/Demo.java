@@ -25,8 +25,10 @@ final class Demo {
     static int run(String[] args, PrintStream out) throws IllegalArgumentException {
         long size = 64L << 20;
         int iterations = 5;
+        String memory = "dram";
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
+                case "--memory" -> memory = value(args, ++i, "--memory").toLowerCase(Locale.ROOT);
                 case "--size" -> size = parseSize(value(args, ++i, "--size"));
                 case "--iterations" -> iterations = Integer.parseInt(value(args, ++i, "--iterations"));
                 default -> throw new IllegalArgumentException("unknown option '" + args[i] + "' (try: kvx help)");
@@ -37,6 +39,18 @@ final class Demo {
         }
         if (iterations < 1) {
             throw new IllegalArgumentException("--iterations must be >= 1");
+        }
+        if (memory.equals("vram")) {
+            try {
+                return VramDemo.run(size, iterations, out);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                out.println("demo interrupted");
+                return 1;
+            }
+        }
+        if (!memory.equals("dram")) {
+            throw new IllegalArgumentException("--memory must be dram or vram, got '" + memory + "'");
         }
         out.printf(Locale.ROOT, "kvx demo: two NIXL agents (UCX) in one process, %s per transfer, %d iteration(s)%n",
                 human(size), iterations);
@@ -86,7 +100,7 @@ final class Demo {
         }
     }
 
-    private static long timed(Transfer t) throws InterruptedException {
+    static long timed(Transfer t) throws InterruptedException {
         long t0 = System.nanoTime();
         t.post();
         TransferState s = t.await(DEADLINE);
@@ -96,7 +110,7 @@ final class Demo {
         return System.nanoTime() - t0;
     }
 
-    private static void report(PrintStream out, String what, long size, long[] nanos) {
+    static void report(PrintStream out, String what, long size, long[] nanos) {
         long[] sorted = nanos.clone();
         Arrays.sort(sorted);
         long best = sorted[0];

@@ -45,10 +45,11 @@ public final class Main {
 
                 commands:
                   doctor              JDK, native folder, loaded libraries, NIXL plugins and CUDA devices
-                  demo [--size N] [--iterations K]
+                  demo [--size N] [--iterations K] [--memory dram|vram]
                                       two NIXL agents (UCX) in this process: WRITE N bytes with a
                                       notification, READ them back, verify checksums, print timings
-                                      (defaults: --size 64MiB --iterations 5; sizes take KiB/MiB/GiB)
+                                      (defaults: --size 64MiB --iterations 5; sizes take KiB/MiB/GiB);
+                                      --memory vram moves GPU 0 memory and compares with cudaMemcpy
                   help                this text
 
                 settings: -Dkvx.native.dir / KVX_NATIVE_DIR (native folder, default .native/),

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Prepares .device/ (git-ignored) for a run on the GPU machine, which has the NVIDIA driver but no
+# Java, Maven or network: a jlink'ed JRE, the built jars and test classes, the JUnit console launcher,
+# and only the native libraries kvx loads (the closure of libnixl_capi.so, the UCX plugin and UCX's
+# CUDA/CMA modules, plus libcudart). The whole tree must travel within the device tool's 64 MiB.
+# Then, with the device tool:  run  command="bash ci/device-test.sh"  carry=[".device"]
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+JAVA_HOME=$(ci/find-jdk.sh); export JAVA_HOME
+ci/provision-native.sh
+mvn -B -q -ntp install -DskipTests
+out="$root/.device"; rm -rf "$out"; mkdir -p "$out/lib"
+cp bindings/target/kvx-bindings-*.jar java-api/target/kvx-api-*.jar cli/target/kvx-cli-*.jar "$out/lib/"
+(cd java-api/target/test-classes && "$JAVA_HOME/bin/jar" cf "$out/lib/kvx-api-tests.jar" .)
+mvn -B -q -ntp dependency:copy -Dartifact=org.junit.platform:junit-platform-console-standalone:1.11.4 -DoutputDirectory="$out/lib"
+
+"$JAVA_HOME/bin/jlink" --add-modules java.base,java.logging,java.xml,java.management,jdk.unsupported,java.naming,jdk.jfr,jdk.zipfs \
+  --strip-debug --no-man-pages --no-header-files --compress zip-9 --output "$out/jre-tmp"
+tar -C "$out" -czf "$out/jre.tgz" --transform 's,^jre-tmp,jre,' jre-tmp && rm -rf "$out/jre-tmp"
+
+cd "$root/.native"
+roots="nixl/.nixl_cu13.mesonpy.libs/libnixl_capi.so nixl/.nixl_cu13.mesonpy.libs/plugins/libplugin_UCX.so
+       nixl/nixl_cu13.libs/ucx/libuct_cuda.so.0.0.0 nixl/nixl_cu13.libs/ucx/libucm_cuda.so.0.0.0 nixl/nixl_cu13.libs/ucx/libuct_cma.so.0.0.0"
+for r in $roots; do echo "$r"; LD_LIBRARY_PATH= ldd "$r" | awk '{print $3}' | grep "^$root/.native/" | xargs -r realpath --relative-to=.; done \
+  | sort -u > "$out/native-files.txt"
+tar -czf "$out/native.tgz" -T "$out/native-files.txt" cuda/lib/libcudart.so.13 MANIFEST
+du -sh "$out" "$out"/*

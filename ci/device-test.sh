@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Runs on the GPU machine (device tool), from the repository root, with .device/ carried
+# (made by ci/device-pack.sh). Writes results under $OUT: device-results.txt (summary, doctor, demos)
+# and junit.xml. Exit status: the JUnit run's.
+set -uo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+out=${OUT:-$root/device-out}; mkdir -p "$out"
+work=/tmp/kvx-device; rm -rf "$work"; mkdir -p "$work/native"
+tar -C "$work" -xzf "$root/.device/jre.tgz"
+tar -C "$work/native" -xzf "$root/.device/native.tgz"
+java="$work/jre/bin/java"
+cp=$(ls "$root"/.device/lib/kvx-*.jar | tr '\n' ':')
+opts=(--enable-native-access=ALL-UNNAMED -Dkvx.native.dir="$work/native")
+export NIXL_LOG_LEVEL=${NIXL_LOG_LEVEL:-ERROR}
+res="$out/device-results.txt"
+{
+  echo "== machine"; nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1
+  nvidia-smi 2>&1 | grep -o "CUDA Version: [0-9.]*"; uname -r; nproc
+  echo "== kvx doctor"; "$java" "${opts[@]}" -cp "$cp" dev.kvx.cli.Main doctor 2>&1
+  echo "== kvx demo (DRAM, 64 MiB)"; "$java" "${opts[@]}" -cp "$cp" dev.kvx.cli.Main demo 2>&1
+  for s in 4MiB 64MiB 256MiB; do
+    echo "== kvx demo --memory vram --size $s"; "$java" "${opts[@]}" -cp "$cp" dev.kvx.cli.Main demo --memory vram --size $s --iterations 10 2>&1
+  done
+  echo "== UCX transports (UCX_LOG_LEVEL=info, VRAM demo 4 MiB)"
+  UCX_LOG_LEVEL=info "$java" "${opts[@]}" -cp "$cp" dev.kvx.cli.Main demo --memory vram --size 4MiB --iterations 1 2>&1 | grep -i -E "transport|ucp_context|intra-node|cuda" | head -20
+} > "$res" 2>&1
+echo "== JUnit (all java-api tests, gpu tag included)" >> "$res"
+"$java" "${opts[@]}" -jar "$root"/.device/lib/junit-platform-console-standalone-*.jar execute \
+  --class-path "$cp" --scan-class-path "$root/.device/lib/kvx-api-tests.jar" --reports-dir "$out/junit" \
+  --details=tree --disable-banner --disable-ansi-colors >> "$res" 2>&1
+rc=$?
+[[ -f "$out/junit/TEST-junit-jupiter.xml" ]] && mv "$out/junit/TEST-junit-jupiter.xml" "$out/junit.xml"
+rm -rf "$out/junit"
+echo "== junit exit status $rc" >> "$res"
+cat "$res"
+exit $rc
