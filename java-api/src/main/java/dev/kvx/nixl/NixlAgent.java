@@ -102,11 +102,40 @@ public final class NixlAgent implements AutoCloseable {
         return agent;
     }
 
-    /** Creates an agent with {@link AgentConfig#defaults()} and a UCX backend. */
+    /**
+     * Creates an agent with {@link AgentConfig#defaults()} and a UCX backend with
+     * {@link #defaultUcxParams()}.
+     */
     public static NixlAgent createWithUcx(String name) {
+        return createWithUcx(name, defaultUcxParams());
+    }
+
+    /**
+     * The UCX backend parameters kvx uses unless told otherwise: NIXL's defaults, overridden by the
+     * system property {@code kvx.ucx.params} or the environment variable {@code KVX_UCX_PARAMS}
+     * ({@code key=value,key=value}, e.g. {@code ucx_error_handling_mode=none}).
+     */
+    public static Map<String, String> defaultUcxParams() {
+        String spec = System.getProperty("kvx.ucx.params", System.getenv().getOrDefault("KVX_UCX_PARAMS", ""));
+        Map<String, String> out = new LinkedHashMap<>();
+        for (String kv : spec.split(",")) {
+            if (kv.isBlank()) {
+                continue;
+            }
+            int eq = kv.indexOf('=');
+            if (eq <= 0) {
+                throw new IllegalArgumentException("kvx.ucx.params entry '" + kv + "' is not key=value");
+            }
+            out.put(kv.substring(0, eq).trim(), kv.substring(eq + 1).trim());
+        }
+        return out;
+    }
+
+    /** Creates an agent with {@link AgentConfig#defaults()} and a UCX backend with the given parameters. */
+    public static NixlAgent createWithUcx(String name, Map<String, String> ucxParams) {
         NixlAgent agent = create(name, AgentConfig.defaults());
         try {
-            agent.createBackend("UCX", Map.of());
+            agent.createBackend("UCX", ucxParams);
             return agent;
         } catch (RuntimeException e) {
             agent.close();
