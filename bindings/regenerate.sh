@@ -16,5 +16,6 @@ mkdir -p "$out"
 # folder with actionable errors, and the generated code resolves symbols through the loader lookup.
 "$jextract" --output "$out" @"$root/native-headers/nixl.args" "$root/native-headers/nixl_capi.h"
 "$jextract" --output "$out" -I "$native/cuda/include" @"$root/native-headers/cudart.args" "$native/cuda/include/cuda_runtime_api.h"
+"$jextract" --output "$out" @"$root/native-headers/kvx_request.args" "$root/native-headers/kvx_request.h"
 "$jextract" --version 2>&1 | head -1 > "$root/bindings/JEXTRACT_VERSION"
 echo "regenerated: $(find "$out/dev/kvx/internal/gen" -name '*.java' | wc -l) files"

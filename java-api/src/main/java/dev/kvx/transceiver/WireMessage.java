@@ -1,0 +1,47 @@
+package dev.kvx.transceiver;
+
+import java.util.List;
+
+/**
+ * The messages two transceivers exchange as NIXL notifications. Every message carries the full
+ * request id and the attempt's epoch, so a late message of a finished attempt can never complete
+ * another request (the reference keeps 12 bits of the id and a fixed tag).
+ */
+public sealed interface WireMessage {
+    /** The request this message is about. */
+    long requestId();
+
+    /** The attempt it belongs to. */
+    int epoch();
+
+    /**
+     * Generation → context: where to write the request's KV blocks.
+     *
+     * @param requestId request
+     * @param epoch attempt
+     * @param bufferIndex the receiver's staging slot
+     * @param blockBytes size of every block
+     * @param blockAddresses addresses of the receiver's blocks, in order
+     * @param deviceId device id of the receiver's memory (0 for DRAM)
+     * @param vram whether the receiver's blocks are in VRAM
+     */
+    record RequestInfo(long requestId, int epoch, int bufferIndex, long blockBytes, List<Long> blockAddresses,
+                       int deviceId, boolean vram) implements WireMessage {
+        /** Copies the list. */
+        public RequestInfo {
+            blockAddresses = List.copyOf(blockAddresses);
+        }
+    }
+
+    /** Context → generation, attached to the data WRITE: the blocks are in place. */
+    record DataDone(long requestId, int epoch) implements WireMessage {}
+
+    /** Either way: the sender gave up on the request (cancel or deadline). */
+    record Abort(long requestId, int epoch, int reason) implements WireMessage {}
+
+    /**
+     * Context → generation: nothing of this attempt can touch the receiver's memory any more (the
+     * transfer ended or never started), so quarantined blocks may be reused.
+     */
+    record Released(long requestId, int epoch) implements WireMessage {}
+}
