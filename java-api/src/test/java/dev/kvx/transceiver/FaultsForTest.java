@@ -1,0 +1,44 @@
+package dev.kvx.transceiver;
+
+import java.util.Random;
+
+/** Switchable faults for the transceiver tests. */
+final class FaultsForTest implements FaultInjector {
+    volatile boolean dropRequestInfo;
+    volatile boolean withholdWrites;
+    volatile boolean dropReleased;
+    volatile long throwForRequest = Long.MIN_VALUE;
+    private long seed;
+    private double rate;
+
+    /** Each fault kind hits each request with probability {@code rate}, decided once per request. */
+    static FaultsForTest random(long seed, double rate) {
+        FaultsForTest f = new FaultsForTest();
+        f.seed = seed;
+        f.rate = rate;
+        return f;
+    }
+
+    private boolean roll(long requestId, int kind) {
+        return rate > 0 && new Random(seed * 1_000_003L + requestId * 31 + kind).nextDouble() < rate;
+    }
+
+    @Override
+    public void beforeStep(long requestId, TransferPhase phase) {
+        if (requestId == throwForRequest || roll(requestId, 1)) {
+            throw new IllegalStateException("injected failure in request " + requestId + " at " + phase);
+        }
+    }
+
+    @Override
+    public boolean dropOutgoing(WireMessage message) {
+        return (dropRequestInfo && message instanceof WireMessage.RequestInfo)
+                || (dropReleased && message instanceof WireMessage.Released)
+                || roll(message.requestId(), 2 + message.getClass().getSimpleName().length());
+    }
+
+    @Override
+    public boolean withholdWrite(long requestId) {
+        return withholdWrites || roll(requestId, 3);
+    }
+}

@@ -1,0 +1,80 @@
+package dev.kvx.transceiver;
+
+import dev.kvx.kv.KvBlockPool;
+import dev.kvx.kv.KvCacheLayout;
+import java.time.Duration;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.BooleanSupplier;
+
+/** A context and a generation transceiver in this JVM, over real NIXL (UCX), connected both ways. */
+final class TransceiverPair implements AutoCloseable {
+    static final KvCacheLayout LAYOUT = new KvCacheLayout(4, 2, 2, 64, 2); // 4 KiB blocks
+    private static final AtomicInteger SEQ = new AtomicInteger();
+    final CacheTransceiver ctx;
+    final CacheTransceiver gen;
+    final KvBlockPool ctxPool;
+    final KvBlockPool genPool;
+
+    TransceiverPair(CacheTransceiverConfig ctxConfig, CacheTransceiverConfig genConfig, int blocks) {
+        int n = SEQ.incrementAndGet();
+        ctxPool = KvBlockPool.inHostMemory(LAYOUT, blocks, "ctx-pool");
+        genPool = KvBlockPool.inHostMemory(LAYOUT, blocks, "gen-pool");
+        ctx = CacheTransceiver.create("ctx-" + n, ctxConfig, ctxPool);
+        gen = CacheTransceiver.create("gen-" + n, genConfig, genPool);
+        ctx.connect(gen.localMetadata());
+        gen.connect(ctx.localMetadata());
+    }
+
+    TransceiverPair(CacheTransceiverConfig config) {
+        this(config, config, 256);
+    }
+
+    static CacheTransceiverConfig quick(Duration timeout) {
+        return CacheTransceiverConfig.defaults().withKvTransferTimeout(timeout);
+    }
+
+    /** A context request with random KV in its blocks. */
+    LlmRequest filledContextRequest(long id, int blocks, Random rnd) {
+        LlmRequest r = ctx.createRequest(id, blocks);
+        for (int i = 0; i < blocks; i++) {
+            byte[] kv = new byte[(int) LAYOUT.blockBytes()];
+            rnd.nextBytes(kv);
+            ctx.writeBlock(r, i, kv);
+        }
+        return r;
+    }
+
+    /** Waits (bounded) until the condition holds; for state that settles after outcomes (quarantine release). */
+    static boolean eventually(BooleanSupplier cond) throws InterruptedException {
+        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        while (System.nanoTime() < end) {
+            if (cond.getAsBoolean()) {
+                return true;
+            }
+            Thread.sleep(5);
+        }
+        return cond.getAsBoolean();
+    }
+
+    /** Both sides idle with every slot and block free. */
+    boolean allFree() {
+        CacheTransceiver.Snapshot c = ctx.metrics().snapshot();
+        CacheTransceiver.Snapshot g = gen.metrics().snapshot();
+        return c.sendSlotsInUse() == 0 && c.recvSlotsInUse() == 0 && g.sendSlotsInUse() == 0 && g.recvSlotsInUse() == 0
+                && c.freeBlocks() == ctxPool.capacity() && g.freeBlocks() == genPool.capacity();
+    }
+
+    String describe() {
+        return "ctx " + ctx.metrics().snapshot() + "\ngen " + gen.metrics().snapshot();
+    }
+
+    @Override
+    public void close() {
+        ctx.close();
+        gen.close();
+        ctxPool.close();
+        genPool.close();
+    }
+}
