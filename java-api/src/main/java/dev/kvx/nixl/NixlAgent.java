@@ -465,6 +465,78 @@ public final class NixlAgent implements AutoCloseable {
         }
     }
 
+    /**
+     * NIXL's socket exchange: sends this agent's metadata to the listener of a peer agent at
+     * {@code ip:port} (the peer must run with {@link AgentConfig#withListener(int)}). NIXL queues the
+     * send on its listener thread and reports failures only in its log; confirm with the peer.
+     */
+    public void sendLocalMetadata(String ip, int port) {
+        withSocketArgs(ip, port, (h, opt) -> Status.ok(nixl_capi_send_local_md(h, opt), "nixl_capi_send_local_md",
+                () -> "to " + ip + ":" + port + " from agent '" + name + "'"));
+    }
+
+    /**
+     * NIXL's socket exchange: asks the listener at {@code ip:port} for its agent's metadata; this
+     * agent's own listener loads the reply asynchronously, so this agent needs a listener too. Use
+     * {@link #awaitRemote(String, Duration)} to wait for it.
+     */
+    public void fetchRemoteMetadata(String ip, int port) {
+        withSocketArgs(ip, port, (h, opt) -> {
+            try (Arena tmp = Arena.ofConfined()) {
+                Status.ok(nixl_capi_fetch_remote_md(h, tmp.allocateFrom(""), opt), "nixl_capi_fetch_remote_md",
+                        () -> "from " + ip + ":" + port + " by agent '" + name + "'");
+            }
+        });
+    }
+
+    /**
+     * Polls until this agent holds {@code remoteAgent}'s metadata or the timeout passes.
+     *
+     * @return whether it arrived
+     */
+    public boolean awaitRemote(String remoteAgent, Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (!hasRemote(remoteAgent)) {
+            if (System.nanoTime() - deadline >= 0) {
+                return false;
+            }
+            Thread.sleep(5);
+        }
+        lock.lock();
+        try {
+            remotes.add(remoteAgent);
+        } finally {
+            lock.unlock();
+        }
+        return true;
+    }
+
+    private interface SocketCall {
+        void run(MemorySegment agentHandle, MemorySegment optArgs);
+    }
+
+    private void withSocketArgs(String ip, int port, SocketCall call) {
+        Objects.requireNonNull(ip, "ip");
+        if (port <= 0 || port > 65535) {
+            throw new IllegalArgumentException("port must be 1..65535, got " + port);
+        }
+        lock.lock();
+        try (Arena tmp = Arena.ofConfined()) {
+            MemorySegment h = live();
+            Status.ok(nixl_capi_create_opt_args(scratchPtr), "nixl_capi_create_opt_args");
+            MemorySegment opt = scratchPtr.get(C_POINTER, 0);
+            try {
+                Status.ok(nixl_capi_opt_args_set_ip_addr(opt, tmp.allocateFrom(ip)), "nixl_capi_opt_args_set_ip_addr", () -> ip);
+                Status.ok(nixl_capi_opt_args_set_port(opt, (short) port), "nixl_capi_opt_args_set_port");
+                call.run(h, opt);
+            } finally {
+                nixl_capi_destroy_opt_args(opt);
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
     /** Whether this agent holds metadata of {@code remoteAgent}. */
     public boolean hasRemote(String remoteAgent) {
         lock.lock();

@@ -6,6 +6,7 @@ import dev.kvx.kv.KvBlockPool;
 import dev.kvx.memory.HostBuffer;
 import dev.kvx.memory.MemoryDescriptor;
 import dev.kvx.memory.MemoryKind;
+import dev.kvx.nixl.AgentConfig;
 import dev.kvx.nixl.NixlAgent;
 import dev.kvx.nixl.NixlException;
 import dev.kvx.nixl.Notification;
@@ -79,11 +80,17 @@ public final class CacheTransceiver implements AutoCloseable {
     private final List<LlmRequest> ctxTracked = new ArrayList<>();
     private final List<LlmRequest> genTracked = new ArrayList<>();
 
-    private CacheTransceiver(String name, CacheTransceiverConfig config, KvBlockPool pool) {
+    private CacheTransceiver(String name, CacheTransceiverConfig config, KvBlockPool pool, AgentConfig agentConfig) {
         this.name = name;
         this.config = config;
         this.pool = pool;
-        this.agent = NixlAgent.createWithUcx(name);
+        this.agent = NixlAgent.create(name, agentConfig);
+        try {
+            agent.createBackend(config.backend(), NixlAgent.defaultUcxParams());
+        } catch (RuntimeException e) {
+            agent.close();
+            throw e;
+        }
         try {
             this.registration = agent.register(pool.region());
         } catch (RuntimeException e) {
@@ -110,7 +117,43 @@ public final class CacheTransceiver implements AutoCloseable {
     public static CacheTransceiver create(String name, CacheTransceiverConfig config, KvBlockPool pool) {
         Objects.requireNonNull(config, "config");
         Objects.requireNonNull(pool, "pool");
-        return new CacheTransceiver(name, config, pool);
+        return new CacheTransceiver(name, config, pool, AgentConfig.defaults());
+    }
+
+    /**
+     * Creates a transceiver whose agent also runs NIXL's metadata listener on {@code listenPort}, for
+     * peers in other processes ({@link #connectOverSocket}).
+     */
+    public static CacheTransceiver createListening(String name, CacheTransceiverConfig config, KvBlockPool pool, int listenPort) {
+        Objects.requireNonNull(config, "config");
+        Objects.requireNonNull(pool, "pool");
+        return new CacheTransceiver(name, config, pool, AgentConfig.defaults().withListener(listenPort));
+    }
+
+    /**
+     * Connects to a peer in another process through NIXL's socket exchange: sends this side's
+     * metadata to the peer's listener and fetches the peer's (both sides need listeners).
+     *
+     * @param peerName the peer transceiver's name
+     * @return the peer's name
+     * @throws KvxException if the peer's metadata did not arrive within {@code timeout}
+     */
+    public String connectOverSocket(String peerName, String ip, int port, Duration timeout) throws InterruptedException {
+        agent.sendLocalMetadata(ip, port);
+        agent.fetchRemoteMetadata(ip, port);
+        if (!agent.awaitRemote(peerName, timeout)) {
+            throw new KvxException("metadata of peer '" + peerName + "' did not arrive from " + ip + ":" + port + " within "
+                    + timeout + " (is the peer running with a listener on that port?)");
+        }
+        if (defaultPeer == null) {
+            defaultPeer = peerName;
+        }
+        return peerName;
+    }
+
+    /** Whether this side holds the peer's metadata (the peer connected to us, or we to it). */
+    public boolean knowsPeer(String peerName) {
+        return agent.hasRemote(peerName);
     }
 
     /** This side's agent name. */

@@ -1,0 +1,120 @@
+package dev.kvx.transceiver;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import dev.kvx.internal.NativeLibraries;
+import dev.kvx.kv.KvBlockPool;
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Context and generation in separate JVMs on loopback: metadata through NIXL's own listener sockets,
+ * KV blocks through NIXL WRITE (UCX), 1,000 requests of 64 blocks (1 MiB each) with verified contents.
+ */
+class TwoProcessTransceiverTest {
+    private static int freePort() throws IOException {
+        try (ServerSocket s = new ServerSocket(0)) {
+            return s.getLocalPort();
+        }
+    }
+
+    @Test
+    void thousandRequestsOf64BlocksBetweenTwoProcessesArriveIntact() throws Exception {
+        int requests = 1000;
+        int concurrency = 8;
+        int blocks = TwoProcessWorkload.BLOCKS_PER_REQUEST;
+        int genPort = freePort();
+        int ctxPort = freePort();
+        String genName = "gen-proc-" + ProcessHandle.current().pid();
+        String ctxName = "ctx-proc-" + ProcessHandle.current().pid();
+        Path log = Files.createTempFile("kvx-ctx-worker", ".log");
+        try (KvBlockPool pool = KvBlockPool.inHostMemory(TwoProcessWorkload.LAYOUT, blocks * concurrency, "gen-pool");
+             CacheTransceiver gen = CacheTransceiver.createListening(genName,
+                     CacheTransceiverConfig.defaults().withKvTransferTimeout(Duration.ofSeconds(30)).withBufferCounts(concurrency, concurrency),
+                     pool, genPort)) {
+            List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                    "--enable-native-access=ALL-UNNAMED", "-Dkvx.native.dir=" + NativeLibraries.nativeDir(),
+                    "-cp", System.getProperty("java.class.path"), ContextWorkerMain.class.getName(),
+                    ctxName, String.valueOf(ctxPort), genName, String.valueOf(genPort), String.valueOf(requests),
+                    String.valueOf(concurrency)));
+            ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
+            Process worker = pb.start();
+            try {
+                long waitUntil = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+                while (!gen.knowsPeer(ctxName)) { // the worker sends us its metadata through our listener
+                    assertTrue(worker.isAlive(), () -> "context worker died: " + read(log));
+                    assertTrue(System.nanoTime() < waitUntil, () -> "no metadata from the context worker: " + read(log));
+                    Thread.sleep(10);
+                }
+                Semaphore permits = new Semaphore(concurrency);
+                ConcurrentLinkedQueue<Long> latencies = new ConcurrentLinkedQueue<>();
+                ConcurrentLinkedQueue<String> problems = new ConcurrentLinkedQueue<>();
+                AtomicLong verified = new AtomicLong();
+                long t0 = System.nanoTime();
+                for (long id = 1; id <= requests; id++) {
+                    assertTrue(permits.tryAcquire(60, TimeUnit.SECONDS), "outcomes stopped arriving");
+                    LlmRequest g = gen.createRequest(id, blocks);
+                    gen.receive(g, ctxName).whenComplete((o, t) -> {
+                        try {
+                            if (o == null || !o.isCompleted()) {
+                                problems.add("request " + g.id() + ": " + (o != null ? o.status() + " " + o.detail() : t));
+                                return;
+                            }
+                            latencies.add(o.latencyNanos());
+                            for (int b = 0; b < blocks; b++) {
+                                if (!Arrays.equals(TwoProcessWorkload.blockContent(g.id(), b), gen.readBlock(g, b))) {
+                                    problems.add("request " + g.id() + " block " + b + " differs");
+                                    return;
+                                }
+                            }
+                            verified.incrementAndGet();
+                        } finally {
+                            g.close();
+                            permits.release();
+                        }
+                    });
+                }
+                assertTrue(permits.tryAcquire(concurrency, 60, TimeUnit.SECONDS), "last outcomes did not arrive");
+                long elapsed = System.nanoTime() - t0;
+                assertTrue(problems.isEmpty(), () -> problems.stream().limit(5).toList() + "\n" + read(log));
+                assertEquals(requests, verified.get());
+                assertTrue(worker.waitFor(60, TimeUnit.SECONDS), "context worker did not exit");
+                assertEquals(0, worker.exitValue(), () -> read(log));
+                assertTrue(read(log).contains("CTX DONE completed=" + requests + " other=0"), () -> read(log));
+                long[] l = latencies.stream().mapToLong(Long::longValue).sorted().toArray();
+                System.out.printf(Locale.ROOT, "two-process: %d requests x %d blocks (%d KiB each) in %.2f s = %.0f req/s, %.2f GB/s;"
+                                + " latency p50 %.2f ms, p99 %.2f ms, max %.2f ms (concurrency %d)%n", requests, blocks,
+                        TwoProcessWorkload.LAYOUT.blockBytes() / 1024, elapsed / 1e9, requests / (elapsed / 1e9),
+                        requests * blocks * TwoProcessWorkload.LAYOUT.blockBytes() / (double) elapsed,
+                        l[l.length / 2] / 1e6, l[(int) (l.length * 0.99)] / 1e6, l[l.length - 1] / 1e6, concurrency);
+                assertEquals(0, gen.metrics().snapshot().recvSlotsInUse());
+                assertEquals(pool.capacity(), pool.freeBlocks());
+            } finally {
+                worker.destroyForcibly();
+                worker.waitFor(10, TimeUnit.SECONDS);
+            }
+        } finally {
+            Files.deleteIfExists(log);
+        }
+    }
+
+    private static String read(Path p) {
+        try {
+            return Files.readString(p);
+        } catch (IOException e) {
+            return "(log unreadable: " + e + ")";
+        }
+    }
+}
