@@ -25,10 +25,16 @@ res="$out/device-results.txt"
   UCX_LOG_LEVEL=info "$java" "${opts[@]}" -cp "$cp" dev.kvx.cli.Main demo --memory vram --size 4MiB --iterations 1 2>&1 | grep -i -E "transport|ucp_context|intra-node|cuda" | head -20
 } > "$res" 2>&1
 echo "== JUnit (all java-api tests, gpu tag included)" >> "$res"
-"$java" "${opts[@]}" -jar "$root"/.device/lib/junit-platform-console-standalone-*.jar execute \
-  --class-path "$cp" --scan-class-path "$root/.device/lib/kvx-api-tests.jar" --reports-dir "$out/junit" \
+# A flat class path (not the launcher's --class-path) so the two-process test can start its child JVM.
+junit=$(ls "$root"/.device/lib/junit-platform-console-standalone-*.jar)
+"$java" "${opts[@]}" -cp "$cp$junit" org.junit.platform.console.ConsoleLauncher execute \
+  --scan-class-path "$root/.device/lib/kvx-api-tests.jar" --reports-dir "$out/junit" \
   --details=tree --disable-banner --disable-ansi-colors >> "$res" 2>&1
 rc=$?
+echo "== UCX lanes of the two-process VRAM run (generation side)" >> "$res"
+UCX_LOG_LEVEL=info "$java" "${opts[@]}" -cp "$cp$junit" org.junit.platform.console.ConsoleLauncher execute \
+  --select-method dev.kvx.transceiver.TwoProcessTransceiverTest#thousandVramRequestsBetweenTwoProcessesOnOneGpuArriveIntact \
+  --details=none --disable-banner --disable-ansi-colors 2>&1 | grep -E "intra-node|two-process|tests (successful|failed)" | sed 's/^\[[0-9.]*\] \[[^]]*\] *//' | head -12 >> "$res"
 [[ -f "$out/junit/TEST-junit-jupiter.xml" ]] && mv "$out/junit/TEST-junit-jupiter.xml" "$out/junit.xml"
 rm -rf "$out/junit"
 echo "== junit exit status $rc" >> "$res"

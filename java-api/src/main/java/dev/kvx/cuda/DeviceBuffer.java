@@ -66,6 +66,7 @@ public final class DeviceBuffer implements NativeBuffer {
     }
 
     /** Copies host bytes to the device at {@code offset}. */
+    @Override
     public synchronized void copyFromHost(long offset, byte[] src) {
         checkRange(offset, src.length);
         try (Arena tmp = Arena.ofConfined()) {
@@ -77,6 +78,7 @@ public final class DeviceBuffer implements NativeBuffer {
     }
 
     /** Copies device bytes at {@code offset} into {@code dst}. */
+    @Override
     public synchronized void copyToHost(long offset, byte[] dst) {
         checkRange(offset, dst.length);
         try (Arena tmp = Arena.ofConfined()) {

@@ -45,6 +45,11 @@ public final class KvBlockPool implements AutoCloseable {
         return new KvBlockPool(layout, HostBuffer.allocate(layout.blockBytes() * blocks, label), true);
     }
 
+    /** A pool over a region it takes ownership of (freed by {@link #close()}), e.g. a {@code DeviceBuffer}. */
+    public static KvBlockPool ownedOver(KvCacheLayout layout, NativeBuffer region) {
+        return new KvBlockPool(layout, region, true);
+    }
+
     /** A pool over an existing region (e.g. a {@code DeviceBuffer}); the caller keeps ownership. */
     public static KvBlockPool over(KvCacheLayout layout, NativeBuffer region) {
         return new KvBlockPool(layout, region, false);

@@ -94,6 +94,16 @@ public final class HostBuffer implements NativeBuffer {
         }
     }
 
+    @Override
+    public void copyFromHost(long offset, byte[] src) {
+        write(offset, src);
+    }
+
+    @Override
+    public void copyToHost(long offset, byte[] dst) {
+        read(offset, dst);
+    }
+
     /** Fills a range with one byte value. */
     public void fill(long offset, long length, byte value) {
         lock.readLock().lock();

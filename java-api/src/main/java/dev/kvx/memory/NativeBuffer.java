@@ -42,6 +42,12 @@ public interface NativeBuffer extends AutoCloseable {
         return descriptor(0, size());
     }
 
+    /** Copies heap bytes into the buffer at {@code offset} (synchronously, for device memory too). */
+    void copyFromHost(long offset, byte[] src);
+
+    /** Copies {@code dst.length} bytes at {@code offset} out of the buffer into the heap. */
+    void copyToHost(long offset, byte[] dst);
+
     /** Marks the buffer as registered with NIXL: it refuses to close until {@link #unpin()}. Internal use. */
     void pin();
 

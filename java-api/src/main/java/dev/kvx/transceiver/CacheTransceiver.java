@@ -3,7 +3,6 @@ package dev.kvx.transceiver;
 import dev.kvx.AlreadyClosedException;
 import dev.kvx.KvxException;
 import dev.kvx.kv.KvBlockPool;
-import dev.kvx.memory.HostBuffer;
 import dev.kvx.memory.MemoryDescriptor;
 import dev.kvx.memory.MemoryKind;
 import dev.kvx.nixl.AgentConfig;
@@ -198,23 +197,19 @@ public final class CacheTransceiver implements AutoCloseable {
         return new LlmRequest(requestId, pool, blocks, 1);
     }
 
-    /** Copies bytes into a request's block (the model's KV, on the context side). */
+    /** Copies bytes into a request's block (the model's KV, on the context side); host or device memory. */
     public void writeBlock(LlmRequest request, int index, byte[] data) {
-        host().write(pool.offset(request.blockIds()[index]), data);
+        if (data.length > pool.layout().blockBytes()) {
+            throw new IllegalArgumentException(data.length + " B do not fit a block of " + pool.layout().blockBytes() + " B");
+        }
+        pool.region().copyFromHost(pool.offset(request.blockIds()[index]), data);
     }
 
-    /** Copies a request's block out (what arrived, on the generation side). */
+    /** Copies a request's block out (what arrived, on the generation side); host or device memory. */
     public byte[] readBlock(LlmRequest request, int index) {
         byte[] out = new byte[(int) pool.layout().blockBytes()];
-        host().read(pool.offset(request.blockIds()[index]), out);
+        pool.region().copyToHost(pool.offset(request.blockIds()[index]), out);
         return out;
-    }
-
-    private HostBuffer host() {
-        if (!(pool.region() instanceof HostBuffer h)) {
-            throw new UnsupportedOperationException("block copies from Java need a host-memory pool");
-        }
-        return h;
     }
 
     /** Context side, Java face: send the request's blocks to {@code peer} when it asks for them. */

@@ -8,7 +8,7 @@ import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * The context (prefill) worker of the two-process test, run in its own JVM:
- * {@code ContextWorkerMain <name> <listenPort> <genName> <genPort> <requests> <concurrency>}.
+ * {@code ContextWorkerMain <name> <listenPort> <genName> <genPort> <requests> <concurrency> [dram|vram]}.
  * Prints one line {@code CTX DONE completed=N other=M} and exits 0 if every request completed.
  */
 public final class ContextWorkerMain {
@@ -22,10 +22,11 @@ public final class ContextWorkerMain {
         int genPort = Integer.parseInt(args[3]);
         int requests = Integer.parseInt(args[4]);
         int concurrency = Integer.parseInt(args[5]);
+        boolean vram = args.length > 6 && args[6].equals("vram");
         int blocks = TwoProcessWorkload.BLOCKS_PER_REQUEST;
         AtomicLong completed = new AtomicLong();
         AtomicLong other = new AtomicLong();
-        try (KvBlockPool pool = KvBlockPool.inHostMemory(TwoProcessWorkload.LAYOUT, blocks * concurrency, "ctx-pool");
+        try (KvBlockPool pool = TwoProcessWorkload.pool(vram, blocks * concurrency, "ctx-pool");
              CacheTransceiver ctx = CacheTransceiver.createListening(name,
                      CacheTransceiverConfig.defaults().withKvTransferTimeout(Duration.ofSeconds(30)).withBufferCounts(concurrency, concurrency),
                      pool, listenPort)) {

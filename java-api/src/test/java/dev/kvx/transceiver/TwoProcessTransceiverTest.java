@@ -32,7 +32,19 @@ class TwoProcessTransceiverTest {
 
     @Test
     void thousandRequestsOf64BlocksBetweenTwoProcessesArriveIntact() throws Exception {
-        int requests = 1000;
+        run(false, 1000);
+    }
+
+    /** The same with both KV pools in GPU 0's memory (two processes: UCX may use cuda_ipc). */
+    @Test
+    @org.junit.jupiter.api.Tag("gpu")
+    void thousandVramRequestsBetweenTwoProcessesOnOneGpuArriveIntact() throws Exception {
+        dev.kvx.cuda.CudaInfo info = dev.kvx.cuda.Cuda.probe();
+        org.junit.jupiter.api.Assumptions.assumeTrue(info.available(), () -> "skipped: " + info.reason());
+        run(true, 1000);
+    }
+
+    private void run(boolean vram, int requests) throws Exception {
         int concurrency = 8;
         int blocks = TwoProcessWorkload.BLOCKS_PER_REQUEST;
         int genPort = freePort();
@@ -40,7 +52,7 @@ class TwoProcessTransceiverTest {
         String genName = "gen-proc-" + ProcessHandle.current().pid();
         String ctxName = "ctx-proc-" + ProcessHandle.current().pid();
         Path log = Files.createTempFile("kvx-ctx-worker", ".log");
-        try (KvBlockPool pool = KvBlockPool.inHostMemory(TwoProcessWorkload.LAYOUT, blocks * concurrency, "gen-pool");
+        try (KvBlockPool pool = TwoProcessWorkload.pool(vram, blocks * concurrency, "gen-pool");
              CacheTransceiver gen = CacheTransceiver.createListening(genName,
                      CacheTransceiverConfig.defaults().withKvTransferTimeout(Duration.ofSeconds(30)).withBufferCounts(concurrency, concurrency),
                      pool, genPort)) {
@@ -48,7 +60,7 @@ class TwoProcessTransceiverTest {
                     "--enable-native-access=ALL-UNNAMED", "-Dkvx.native.dir=" + NativeLibraries.nativeDir(),
                     "-cp", System.getProperty("java.class.path"), ContextWorkerMain.class.getName(),
                     ctxName, String.valueOf(ctxPort), genName, String.valueOf(genPort), String.valueOf(requests),
-                    String.valueOf(concurrency)));
+                    String.valueOf(concurrency), vram ? "vram" : "dram"));
             ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
             Process worker = pb.start();
             try {
@@ -94,7 +106,7 @@ class TwoProcessTransceiverTest {
                 assertEquals(0, worker.exitValue(), () -> read(log));
                 assertTrue(read(log).contains("CTX DONE completed=" + requests + " other=0"), () -> read(log));
                 long[] l = latencies.stream().mapToLong(Long::longValue).sorted().toArray();
-                System.out.printf(Locale.ROOT, "two-process: %d requests x %d blocks (%d KiB each) in %.2f s = %.0f req/s, %.2f GB/s;"
+                System.out.printf(Locale.ROOT, (vram ? "two-process VRAM" : "two-process DRAM") + ": %d requests x %d blocks (%d KiB each) in %.2f s = %.0f req/s, %.2f GB/s;"
                                 + " latency p50 %.2f ms, p99 %.2f ms, max %.2f ms (concurrency %d)%n", requests, blocks,
                         TwoProcessWorkload.LAYOUT.blockBytes() / 1024, elapsed / 1e9, requests / (elapsed / 1e9),
                         requests * blocks * TwoProcessWorkload.LAYOUT.blockBytes() / (double) elapsed,

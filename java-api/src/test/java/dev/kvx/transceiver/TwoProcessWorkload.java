@@ -1,5 +1,7 @@
 package dev.kvx.transceiver;
 
+import dev.kvx.cuda.DeviceBuffer;
+import dev.kvx.kv.KvBlockPool;
 import dev.kvx.kv.KvCacheLayout;
 import java.util.SplittableRandom;
 
@@ -10,6 +12,15 @@ final class TwoProcessWorkload {
     static final int BLOCKS_PER_REQUEST = 64;
 
     private TwoProcessWorkload() {}
+
+    /** A pool in host memory, or in GPU 0's memory (the pool then owns nothing; the buffer is freed by close()). */
+    static KvBlockPool pool(boolean vram, int blocks, String label) {
+        if (!vram) {
+            return KvBlockPool.inHostMemory(LAYOUT, blocks, label);
+        }
+        DeviceBuffer region = DeviceBuffer.allocate(0, LAYOUT.blockBytes() * blocks, label);
+        return KvBlockPool.ownedOver(LAYOUT, region);
+    }
 
     /** The KV bytes of one block of one request, the same in both processes. */
     static byte[] blockContent(long requestId, int block) {
