@@ -72,6 +72,7 @@ public final class CacheTransceiver implements AutoCloseable {
     private final Map<Long, Op> active = new LinkedHashMap<>();
     private final Map<Long, WireMessage.RequestInfo> pendingInfos = new HashMap<>();
     private final Map<Long, Long> pendingInfoArrival = new HashMap<>();
+    private final Map<Long, Long> sendsEndedRecently = new HashMap<>(); // id -> when; answers late request info
     private final List<Abandoned> abandoned = new ArrayList<>();
     private final Map<String, Quarantine> quarantines = new HashMap<>();
     private final Set<String> malformedSenders = new HashSet<>();
@@ -456,6 +457,11 @@ public final class CacheTransceiver implements AutoCloseable {
                 if (op != null && op.sending && op.phase == TransferPhase.WAITING_FOR_REQUEST_INFO && op.peer.equals(sender)) {
                     op.info = info;
                     op.epoch = info.epoch();
+                } else if (op == null && sendsEndedRecently.containsKey(info.requestId())) {
+                    // F15: this side already gave up on the request; say so instead of letting the peer wait.
+                    metrics.staleMessages.incrementAndGet();
+                    sendQuietly(sender, new WireMessage.Abort(info.requestId(), info.epoch(), 2));
+                    sendQuietly(sender, new WireMessage.Released(info.requestId(), info.epoch()));
                 } else if (op == null) {
                     pendingInfos.put(info.requestId(), info); // the context side may not have submitted yet
                     pendingInfoArrival.put(info.requestId(), System.nanoTime());
@@ -675,6 +681,9 @@ public final class CacheTransceiver implements AutoCloseable {
     private void finishWith(Op op, TransferOutcome.Status status, TransferPhase phase, String detail, int nativeCode,
                             Throwable cause, int quarantined) {
         active.remove(op.id);
+        if (op.sending && status != TransferOutcome.Status.COMPLETED) {
+            sendsEndedRecently.put(op.id, System.nanoTime());
+        }
         if (op.transfer != null) {
             closeQuietly(op.transfer);
             op.transfer = null;
@@ -745,10 +754,11 @@ public final class CacheTransceiver implements AutoCloseable {
     }
 
     private boolean expirePendingInfos() {
+        long now = System.nanoTime();
+        sendsEndedRecently.values().removeIf(t -> now - t - config.kvTransferTimeout().toNanos() >= 0);
         if (pendingInfoArrival.isEmpty()) {
             return false;
         }
-        long now = System.nanoTime();
         boolean any = false;
         for (Iterator<Map.Entry<Long, Long>> it = pendingInfoArrival.entrySet().iterator(); it.hasNext(); ) {
             Map.Entry<Long, Long> e = it.next();
@@ -803,6 +813,12 @@ public final class CacheTransceiver implements AutoCloseable {
             pool.endQuarantine(q.blocks()); // our agent (and its registration) goes away below
         }
         quarantines.clear();
+    }
+
+    /** Sends raw notification bytes from the engine thread (tests use it to play a broken peer). */
+    void sendRawBytesForTest(String peer, byte[] bytes) {
+        commands.add(() -> agent.sendNotification(peer, bytes));
+        LockSupport.unpark(engine);
     }
 
     /** Sends a raw wire message from the engine thread (tests use it to play a misbehaving peer). */

@@ -391,6 +391,98 @@ class CacheTransceiverTest {
     }
 
     @Test
+    void f12AFailedWriteReturnsTheOnlySendSlotAndACancelParkedOnTheSlotEndsAtOnce() throws Exception {
+        try (TransceiverPair p = new TransceiverPair(CacheTransceiverConfig.defaults().withBufferCounts(1, 1))) {
+            // The peer asks for a write into memory it never registered: NIXL refuses the WRITE.
+            LlmRequest bad = p.filledContextRequest(90, 1, new Random(13));
+            p.ctx.send(bad, p.gen.name());
+            p.gen.sendRawForTest(p.ctx.name(), new WireMessage.RequestInfo(90, 1, 0, TransceiverPair.LAYOUT.blockBytes(),
+                    List.of(0x10_0000L), 0, false));
+            TransferOutcome ob = outcome(bad);
+            assertEquals(Status.FAILED, ob.status());
+            assertTrue(ob.nativeCode() < 0, "the raw NIXL status is kept: " + ob);
+            assertEquals(0, p.ctx.metrics().snapshot().sendSlotsInUse(), "the only send slot came back");
+            LlmRequest c = p.filledContextRequest(91, 1, new Random(14));
+            LlmRequest g = p.gen.createRequest(91, 1);
+            p.ctx.send(c, p.gen.name());
+            p.gen.receive(g, p.ctx.name());
+            assertEquals(Status.COMPLETED, outcome(g).status(), "the next request is served");
+            assertEquals(Status.COMPLETED, outcome(c).status());
+            for (LlmRequest r : List.of(bad, c, g)) {
+                r.close();
+            }
+            assertTrue(eventually(p::allFree), p.describe());
+        }
+        FaultsForTest lazy = new FaultsForTest();
+        lazy.withholdWrites = true;
+        try (TransceiverPair p = new TransceiverPair(CacheTransceiverConfig.defaults().withBufferCounts(1, 2).withFaults(lazy),
+                CacheTransceiverConfig.defaults().withBufferCounts(1, 2), 64)) {
+            LlmRequest holder = p.filledContextRequest(92, 1, new Random(15));
+            LlmRequest parked = p.filledContextRequest(93, 1, new Random(16));
+            LlmRequest g92 = p.gen.createRequest(92, 1);
+            LlmRequest g93 = p.gen.createRequest(93, 1);
+            p.ctx.send(holder, p.gen.name());
+            p.ctx.send(parked, p.gen.name());
+            p.gen.receive(g92, p.ctx.name());
+            p.gen.receive(g93, p.ctx.name());
+            awaitPhase(holder, TransferPhase.DATA_IN_FLIGHT);
+            awaitPhase(parked, TransferPhase.WAITING_FOR_BUFFER);
+            assertTrue(p.ctx.cancelRequest(parked));
+            TransferOutcome op = outcome(parked);
+            assertEquals(Status.CANCELLED, op.status());
+            assertEquals(TransferPhase.WAITING_FOR_BUFFER, op.phase());
+            assertEquals(Status.CANCELLED, outcome(g93).status(), "the peer hears of it");
+            p.ctx.cancelRequest(holder);
+            for (LlmRequest r : List.of(holder, parked, g92, g93)) {
+                outcome(r);
+                r.close();
+            }
+            assertTrue(eventually(p::allFree), p.describe());
+        }
+    }
+
+    @Test
+    void f13AnErrorThatIsNotAnExceptionFailsOnlyItsRequest() throws Exception {
+        FaultsForTest faults = new FaultsForTest();
+        faults.throwErrorForRequest = 95;
+        try (TransceiverPair p = new TransceiverPair(CacheTransceiverConfig.defaults(), CacheTransceiverConfig.defaults().withFaults(faults), 64)) {
+            LlmRequest g95 = p.gen.createRequest(95, 1);
+            p.gen.receive(g95, p.ctx.name());
+            TransferOutcome o = outcome(g95);
+            assertEquals(Status.FAILED, o.status());
+            assertTrue(o.cause() instanceof StackOverflowError, String.valueOf(o.cause()));
+            LlmRequest c = p.filledContextRequest(96, 1, new Random(17));
+            LlmRequest g = p.gen.createRequest(96, 1);
+            p.ctx.send(c, p.gen.name());
+            p.gen.receive(g, p.ctx.name());
+            assertEquals(Status.COMPLETED, outcome(g).status(), "the same engine serves the next request");
+            for (LlmRequest r : List.of(g95, c, g)) {
+                r.close();
+            }
+            assertTrue(eventually(p::allFree), p.describe());
+        }
+    }
+
+    @Test
+    void f15AResponseCancelledBeforeThePeerAskedAnswersTheLaterAskInsteadOfLeavingItHanging() throws Exception {
+        try (TransceiverPair p = new TransceiverPair(TransceiverPair.quick(Duration.ofSeconds(30)))) {
+            LlmRequest c = p.filledContextRequest(97, 1, new Random(18));
+            p.ctx.send(c, p.gen.name());
+            awaitPhase(c, TransferPhase.WAITING_FOR_REQUEST_INFO);
+            p.ctx.cancelRequest(c);
+            assertEquals(Status.CANCELLED, outcome(c).status());
+            LlmRequest g = p.gen.createRequest(97, 1); // the generation side asks only now
+            p.gen.receive(g, p.ctx.name());
+            TransferOutcome og = g.outcome().get(10, TimeUnit.SECONDS); // well before its 30 s deadline
+            assertEquals(Status.CANCELLED, og.status());
+            assertTrue(og.detail().contains("by peer"), og.detail());
+            c.close();
+            g.close();
+            assertTrue(eventually(p::allFree), p.describe());
+        }
+    }
+
+    @Test
     void configRejectsBadValuesNamingTheField() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> CacheTransceiverConfig.defaults().withKvTransferTimeout(Duration.ZERO));
@@ -407,10 +499,11 @@ class CacheTransceiverTest {
         try (TransceiverPair p = new TransceiverPair(CacheTransceiverConfig.defaults())) {
             byte[] bad = WireCodec.encode(new WireMessage.DataDone(1, 1));
             bad[4] = 99; // unknown type
+            p.ctx.sendRawBytesForTest(p.gen.name(), bad);
+            p.ctx.sendRawBytesForTest(p.gen.name(), new byte[] {'K', 'V', 'X', 1, 2}); // truncated
+            p.ctx.sendRawBytesForTest(p.gen.name(), "hello from another library".getBytes()); // foreign: ignored
             p.ctx.sendRawForTest(p.gen.name(), new WireMessage.Released(5, 5)); // stale: counted
-            // raw bytes through the generation agent's peer: use the codec's own framing with a bad type
-            CompletableFuture<Void> done = new CompletableFuture<>();
-            done.complete(null);
+            assertTrue(eventually(() -> p.gen.metrics().snapshot().malformedMessages() == 2), p.describe());
             LlmRequest c = p.filledContextRequest(80, 1, new Random(12));
             LlmRequest g = p.gen.createRequest(80, 1);
             p.ctx.send(c, p.gen.name());

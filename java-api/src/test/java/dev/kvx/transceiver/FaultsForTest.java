@@ -8,6 +8,7 @@ final class FaultsForTest implements FaultInjector {
     volatile boolean withholdWrites;
     volatile boolean dropReleased;
     volatile long throwForRequest = Long.MIN_VALUE;
+    volatile long throwErrorForRequest = Long.MIN_VALUE;
     private long seed;
     private double rate;
 
@@ -25,6 +26,9 @@ final class FaultsForTest implements FaultInjector {
 
     @Override
     public void beforeStep(long requestId, TransferPhase phase) {
+        if (requestId == throwErrorForRequest) {
+            throw new StackOverflowError("injected Error (not an Exception) in request " + requestId);
+        }
         if (requestId == throwForRequest || roll(requestId, 1)) {
             throw new IllegalStateException("injected failure in request " + requestId + " at " + phase);
         }
