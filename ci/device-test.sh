@@ -31,6 +31,14 @@ junit=$(ls "$root"/.device/lib/junit-platform-console-standalone-*.jar)
   --scan-class-path "$root/.device/lib/kvx-api-tests.jar" --reports-dir "$out/junit" \
   --details=tree --disable-banner --disable-ansi-colors >> "$res" 2>&1
 rc=$?
+echo "== the transceiver failure-mode suite again, every KV pool in GPU memory (-Dkvx.test.memory=vram)" >> "$res"
+"$java" "${opts[@]}" -Dkvx.test.memory=vram -cp "$cp$junit" org.junit.platform.console.ConsoleLauncher execute \
+  --select-class dev.kvx.transceiver.CacheTransceiverTest --select-class dev.kvx.transceiver.DeadlineAndCancelTimingTest \
+  --reports-dir "$out/junit-vram" --details=tree --disable-banner --disable-ansi-colors >> "$res" 2>&1
+rc2=$?
+[[ -f "$out/junit-vram/TEST-junit-jupiter.xml" ]] && mv "$out/junit-vram/TEST-junit-jupiter.xml" "$out/junit-vram.xml"
+rm -rf "$out/junit-vram"
+[[ $rc -eq 0 ]] && rc=$rc2
 echo "== UCX lanes of the two-process VRAM run (generation side)" >> "$res"
 UCX_LOG_LEVEL=info "$java" "${opts[@]}" -cp "$cp$junit" org.junit.platform.console.ConsoleLauncher execute \
   --select-method dev.kvx.transceiver.TwoProcessTransceiverTest#thousandVramRequestsBetweenTwoProcessesOnOneGpuArriveIntact \

@@ -39,6 +39,55 @@ class CudaTest {
 
     @Test
     @Tag("gpu")
+    void pinnedMemoryStreamsAndEventsCopyAndTimeAndCloseIdempotently() {
+        CudaInfo info = Cuda.probe();
+        assumeTrue(info.available(), () -> "skipped: " + info.reason());
+        int n = 8 << 20;
+        byte[] data = new byte[n];
+        new Random(2).nextBytes(data);
+        PinnedHostBuffer host = PinnedHostBuffer.allocate(n, "pinned");
+        PinnedHostBuffer back = PinnedHostBuffer.allocate(n, "pinned-back");
+        DeviceBuffer dev = DeviceBuffer.allocate(0, n, "dev");
+        CudaStream stream = CudaStream.create(0);
+        CudaEvent start = CudaEvent.create();
+        CudaEvent end = CudaEvent.create();
+        try {
+            host.copyFromHost(0, data);
+            start.record(stream);
+            stream.copyAsync(dev, 0, host, 0, n);
+            stream.copyAsync(back, 0, dev, 0, n);
+            end.record(stream);
+            stream.synchronize();
+            end.synchronize();
+            assertTrue(CudaEvent.elapsedMillis(start, end) > 0);
+            byte[] got = new byte[n];
+            back.copyToHost(0, got);
+            assertArrayEquals(data, got);
+        } finally {
+            for (AutoCloseable c : new AutoCloseable[] {start, end, stream, dev, host, back}) {
+                try {
+                    c.close();
+                    c.close();
+                } catch (Exception e) {
+                    throw new AssertionError(e);
+                }
+            }
+        }
+        assertThrows(AlreadyClosedException.class, stream::synchronize);
+        assertThrows(AlreadyClosedException.class, host::address);
+    }
+
+    @Test
+    void withoutAGpuEveryCudaResourceReportsNoDevice() {
+        CudaInfo info = Cuda.probe();
+        assumeTrue(!info.available(), "a GPU is present");
+        assertEquals("cudaErrorNoDevice", assertThrows(CudaException.class, () -> PinnedHostBuffer.allocate(4096, "p")).errorName());
+        assertEquals("cudaErrorNoDevice", assertThrows(CudaException.class, () -> CudaStream.create(0)).errorName());
+        assertEquals("cudaErrorNoDevice", assertThrows(CudaException.class, CudaEvent::create).errorName());
+    }
+
+    @Test
+    @Tag("gpu")
     void deviceMemoryRoundTripsThroughTheGpu() {
         CudaInfo info = Cuda.probe();
         assumeTrue(info.available(), () -> "skipped: " + info.reason());

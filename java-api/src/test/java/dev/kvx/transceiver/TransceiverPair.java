@@ -19,12 +19,23 @@ final class TransceiverPair implements AutoCloseable {
 
     TransceiverPair(CacheTransceiverConfig ctxConfig, CacheTransceiverConfig genConfig, int blocks) {
         int n = SEQ.incrementAndGet();
-        ctxPool = KvBlockPool.inHostMemory(LAYOUT, blocks, "ctx-pool");
-        genPool = KvBlockPool.inHostMemory(LAYOUT, blocks, "gen-pool");
+        ctxPool = pool(blocks, "ctx-pool");
+        genPool = pool(blocks, "gen-pool");
         ctx = CacheTransceiver.create("ctx-" + n, ctxConfig, ctxPool);
         gen = CacheTransceiver.create("gen-" + n, genConfig, genPool);
         ctx.connect(gen.localMetadata());
         gen.connect(ctx.localMetadata());
+    }
+
+    /**
+     * Host memory, or GPU 0's memory when the tests run with {@code -Dkvx.test.memory=vram}
+     * (ci/device-test.sh runs the failure-mode suite both ways).
+     */
+    static KvBlockPool pool(int blocks, String label) {
+        if ("vram".equals(System.getProperty("kvx.test.memory"))) {
+            return KvBlockPool.ownedOver(LAYOUT, dev.kvx.cuda.DeviceBuffer.allocate(0, LAYOUT.blockBytes() * blocks, label));
+        }
+        return KvBlockPool.inHostMemory(LAYOUT, blocks, label);
     }
 
     TransceiverPair(CacheTransceiverConfig config) {

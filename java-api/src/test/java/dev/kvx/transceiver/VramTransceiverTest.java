@@ -66,6 +66,36 @@ class VramTransceiverTest {
     }
 
     @Test
+    void gpuToHostAndHostToGpuThroughTheTransceiver() throws Exception {
+        int capacity = 16;
+        for (boolean ctxOnGpu : new boolean[] {true, false}) {
+            try (KvBlockPool gpu = KvBlockPool.ownedOver(TransceiverPair.LAYOUT, DeviceBuffer.allocate(0, TransceiverPair.LAYOUT.blockBytes() * capacity, "gpu"));
+                 KvBlockPool host = KvBlockPool.inHostMemory(TransceiverPair.LAYOUT, capacity, "host")) {
+                CacheTransceiver[] p = pair(ctxOnGpu ? gpu : host, ctxOnGpu ? host : gpu, CacheTransceiverConfig.defaults(),
+                        CacheTransceiverConfig.defaults(), ctxOnGpu ? "g2h" : "h2g");
+                try (CacheTransceiver ctx = p[0]; CacheTransceiver gen = p[1]) {
+                    LlmRequest c = ctx.createRequest(1, 3);
+                    byte[] kv = new byte[(int) TransceiverPair.LAYOUT.blockBytes()];
+                    new Random(ctxOnGpu ? 1 : 2).nextBytes(kv);
+                    for (int b = 0; b < 3; b++) {
+                        ctx.writeBlock(c, b, kv);
+                    }
+                    LlmRequest g = gen.createRequest(1, 3);
+                    ctx.send(c, gen.name());
+                    gen.receive(g, ctx.name());
+                    assertEquals(Status.COMPLETED, g.outcome().get(30, TimeUnit.SECONDS).status(), ctxOnGpu ? "GPU -> host" : "host -> GPU");
+                    for (int b = 0; b < 3; b++) {
+                        assertArrayEquals(kv, gen.readBlock(g, b));
+                    }
+                    c.outcome().get(30, TimeUnit.SECONDS);
+                    c.close();
+                    g.close();
+                }
+            }
+        }
+    }
+
+    @Test
     void vramReceiverTimesOutQuarantinesItsBlocksAndGetsThemBack() throws Exception {
         FaultsForTest lazyCtx = new FaultsForTest();
         lazyCtx.withholdWrites = true;
