@@ -25,6 +25,7 @@ import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -76,6 +77,8 @@ public final class CacheTransceiver implements AutoCloseable {
     private final List<Abandoned> abandoned = new ArrayList<>();
     private final Map<String, Quarantine> quarantines = new HashMap<>();
     private final Set<String> malformedSenders = new HashSet<>();
+    /** Each peer's agent metadata, kept to reconnect it after a disconnect made for safety. */
+    private final Map<String, byte[]> peerMetadata = new ConcurrentHashMap<>();
     // reference-face bookkeeping (any thread)
     private final List<LlmRequest> ctxTracked = new ArrayList<>();
     private final List<LlmRequest> genTracked = new ArrayList<>();
@@ -145,6 +148,11 @@ public final class CacheTransceiver implements AutoCloseable {
             throw new KvxException("metadata of peer '" + peerName + "' did not arrive from " + ip + ":" + port + " within "
                     + timeout + " (is the peer running with a listener on that port?)");
         }
+        // NIXL's socket exchange does not hand the metadata to us: swap copies over the new connection,
+        // so either side can reconnect the other after disconnecting it (see reconnect).
+        byte[] local = agent.localMetadata();
+        commands.add(() -> sendQuietly(peerName, new WireMessage.PeerMetadata(local, true)));
+        LockSupport.unpark(engine);
         if (defaultPeer == null) {
             defaultPeer = peerName;
         }
@@ -179,6 +187,7 @@ public final class CacheTransceiver implements AutoCloseable {
      */
     public String connect(byte[] peerMetadata) {
         String peer = agent.loadRemoteMetadata(peerMetadata);
+        this.peerMetadata.put(peer, peerMetadata.clone());
         if (defaultPeer == null) {
             defaultPeer = peer;
         }
@@ -282,8 +291,7 @@ public final class CacheTransceiver implements AutoCloseable {
                 return;
             }
             active.put(request.id(), op);
-            op.phase = sending ? TransferPhase.WAITING_FOR_REQUEST_INFO : TransferPhase.WAITING_FOR_BUFFER;
-            request.update(RequestState.IN_TRANSFER, op.phase);
+            setPhase(op, sending ? TransferPhase.WAITING_FOR_REQUEST_INFO : TransferPhase.WAITING_FOR_BUFFER);
         });
         LockSupport.unpark(engine);
         return request.outcome();
@@ -357,8 +365,12 @@ public final class CacheTransceiver implements AutoCloseable {
         final boolean sending;
         final long startNanos;
         final long deadlineNanos;
+        final int blockCount;
         int epoch;
         TransferPhase phase = TransferPhase.SUBMITTED;
+        /** Time spent in each phase (by ordinal), for the JFR event. */
+        final long[] phaseNanos = new long[TransferPhase.values().length];
+        long phaseSinceNanos;
         BufferIndexPool.Lease lease;
         Transfer transfer;
         boolean transferTerminal;
@@ -368,14 +380,16 @@ public final class CacheTransceiver implements AutoCloseable {
             this.request = request;
             this.id = request.id();
             this.peer = peer;
+            this.phaseSinceNanos = start;
             this.sending = sending;
             this.startNanos = start;
             this.deadlineNanos = deadline;
+            this.blockCount = request.blockCount();
             this.epoch = request.epoch();
         }
     }
 
-    private record Abandoned(Transfer transfer, int[] blocks, String peer, long requestId, int epoch) {}
+    private record Abandoned(Transfer transfer, int[] blocks, String peer, long requestId, int epoch, long sinceNanos) {}
 
     private record Quarantine(int[] blocks, long sinceNanos, String peer) {}
 
@@ -506,6 +520,12 @@ public final class CacheTransceiver implements AutoCloseable {
                     metrics.staleMessages.incrementAndGet();
                 }
             }
+            case WireMessage.PeerMetadata md -> {
+                peerMetadata.put(sender, md.metadata());
+                if (md.wantsReply()) {
+                    sendQuietly(sender, new WireMessage.PeerMetadata(agent.localMetadata(), false));
+                }
+            }
         }
     }
 
@@ -622,6 +642,9 @@ public final class CacheTransceiver implements AutoCloseable {
     }
 
     private void setPhase(Op op, TransferPhase phase) {
+        long now = System.nanoTime();
+        op.phaseNanos[op.phase.ordinal()] += now - op.phaseSinceNanos;
+        op.phaseSinceNanos = now;
         op.phase = phase;
         op.request.update(RequestState.IN_TRANSFER, phase);
     }
@@ -655,7 +678,7 @@ public final class CacheTransceiver implements AutoCloseable {
             int[] blocks = op.request.detachBlocks();
             pool.quarantine(blocks);
             quarantined = blocks.length;
-            abandoned.add(new Abandoned(op.transfer, blocks, op.peer, op.id, op.epoch));
+            abandoned.add(new Abandoned(op.transfer, blocks, op.peer, op.id, op.epoch, System.nanoTime()));
             op.transfer = null;
         } else if (op.sending) {
             // Nothing was written: the receiver's memory is safe now.
@@ -701,9 +724,33 @@ public final class CacheTransceiver implements AutoCloseable {
         };
         op.request.update(state, phase);
         op.request.finished(bufferIndex, nativeCode);
-        long latency = System.nanoTime() - op.startNanos;
+        long endNanos = System.nanoTime(); // one clock reading for the latency and the last phase's time
+        long latency = endNanos - op.startNanos;
         TransferOutcome outcome = new TransferOutcome(op.id, status, phase, detail, nativeCode, cause, latency, quarantined);
         metrics.count(status, latency, System.nanoTime() - op.deadlineNanos);
+        if (status == TransferOutcome.Status.COMPLETED) {
+            metrics.completedLatencyNanos.addAndGet(latency);
+            metrics.completedBytes.addAndGet((long) Math.max(op.blockCount, 0) * pool.layout().blockBytes());
+        }
+        TransferEvent event = new TransferEvent();
+        if (event.shouldCommit()) {
+            event.requestId = op.id;
+            event.side = op.sending ? "context" : "generation";
+            event.peer = op.peer;
+            event.bytes = (long) Math.max(op.blockCount, 0) * pool.layout().blockBytes();
+            event.outcome = status.name();
+            event.phase = phase.name();
+            event.latency = latency;
+            long[] spent = op.phaseNanos.clone();
+            spent[op.phase.ordinal()] += endNanos - op.phaseSinceNanos;
+            event.queued = spent[TransferPhase.SUBMITTED.ordinal()];
+            event.waitingForRequestInfo = spent[TransferPhase.WAITING_FOR_REQUEST_INFO.ordinal()];
+            event.waitingForBuffer = spent[TransferPhase.WAITING_FOR_BUFFER.ordinal()];
+            event.dataInFlight = spent[TransferPhase.DATA_IN_FLIGHT.ordinal()];
+            event.waitingForData = spent[TransferPhase.WAITING_FOR_DATA.ordinal()];
+            event.quarantinedBlocks = quarantined;
+            event.commit();
+        }
         op.request.releaseFromEngine();
         CompletableFuture<TransferOutcome> f = op.request.outcome();
         callbacks.execute(() -> f.complete(outcome));
@@ -718,6 +765,25 @@ public final class CacheTransceiver implements AutoCloseable {
                 terminal = a.transfer().status() == TransferState.DONE;
             } catch (RuntimeException e) {
                 terminal = true; // an error is terminal too
+            }
+            if (!terminal && System.nanoTime() - a.sinceNanos() - config.quarantineTimeout().toNanos() >= 0) {
+                // NIXL never finished it (a dead or stalled peer): disconnect the peer so nothing more can
+                // move, then release the request and its source blocks.
+                metrics.peersInvalidated.incrementAndGet();
+                LOG.warning("kvx " + name + ": write of request " + a.requestId() + " to " + a.peer() + " still in flight after "
+                        + config.quarantineTimeout() + "; disconnecting the peer");
+                try {
+                    agent.invalidateRemote(a.peer());
+                } catch (RuntimeException e) {
+                    LOG.log(Level.FINE, "invalidate " + a.peer(), e);
+                }
+                closeQuietly(a.transfer());
+                reconnect(a.peer());
+                pool.endQuarantine(a.blocks());
+                sendQuietly(a.peer(), new WireMessage.Released(a.requestId(), a.epoch()));
+                it.remove();
+                any = true;
+                continue;
             }
             if (terminal) {
                 closeQuietly(a.transfer());
@@ -745,12 +811,33 @@ public final class CacheTransceiver implements AutoCloseable {
                 } catch (RuntimeException e) {
                     LOG.log(Level.FINE, "invalidate " + q.peer(), e);
                 }
+                reconnect(q.peer()); // before the blocks go back, so that a pool seen whole means a peer reachable again
                 pool.endQuarantine(q.blocks());
                 it.remove();
                 any = true;
             }
         }
         return any;
+    }
+
+    /**
+     * Loads a disconnected peer's metadata again, from the copy it sent when it connected: the
+     * disconnect closed the old connection and whatever was in flight on it, and a peer that is alive
+     * (it only lost a notice) is served again on a fresh one. A peer that is dead fails its next
+     * requests quickly instead. Without a copy the peer stays disconnected until connected again.
+     */
+    private void reconnect(String peer) {
+        byte[] md = peerMetadata.get(peer);
+        if (md == null) {
+            LOG.warning("kvx " + name + ": no copy of " + peer + "'s metadata; it stays disconnected until connected again");
+            return;
+        }
+        try {
+            agent.loadRemoteMetadata(md);
+            metrics.peersReconnected.incrementAndGet();
+        } catch (RuntimeException e) {
+            LOG.log(Level.WARNING, "kvx " + name + ": reconnecting " + peer + " failed; it stays disconnected", e);
+        }
     }
 
     private boolean expirePendingInfos() {
@@ -773,7 +860,8 @@ public final class CacheTransceiver implements AutoCloseable {
     }
 
     private void send(String peer, WireMessage m) {
-        if (config.faults().dropOutgoing(m)) {
+        // connection set-up is not request handling: faults are injected into the request protocol only
+        if (!(m instanceof WireMessage.PeerMetadata) && config.faults().dropOutgoing(m)) {
             metrics.droppedByFault.incrementAndGet();
             return;
         }
@@ -843,8 +931,11 @@ public final class CacheTransceiver implements AutoCloseable {
         final AtomicLong staleMessages = new AtomicLong();
         final AtomicLong droppedByFault = new AtomicLong();
         final AtomicLong peersInvalidated = new AtomicLong();
+        final AtomicLong peersReconnected = new AtomicLong();
         final AtomicLong ticks = new AtomicLong();
         final AtomicLong maxLatenessNanos = new AtomicLong();
+        final AtomicLong completedLatencyNanos = new AtomicLong();
+        final AtomicLong completedBytes = new AtomicLong();
 
         void count(TransferOutcome.Status s, long latency, long lateness) {
             switch (s) {
@@ -861,8 +952,9 @@ public final class CacheTransceiver implements AutoCloseable {
         public Snapshot snapshot() {
             return new Snapshot(submitted.get(), completed.get(), timedOut.get(), cancelled.get(), failed.get(),
                     requestErrors.get(), engineErrors.get(), malformedMessages.get(), staleMessages.get(),
-                    droppedByFault.get(), peersInvalidated.get(), sendSlots.inUse(), recvSlots.inUse(), pool.freeBlocks(),
-                    pool.allocatedBlocks(), pool.quarantinedBlocks(), ticks.get(), maxLatenessNanos.get());
+                    droppedByFault.get(), peersInvalidated.get(), peersReconnected.get(), sendSlots.inUse(), recvSlots.inUse(), pool.freeBlocks(),
+                    pool.allocatedBlocks(), pool.quarantinedBlocks(), ticks.get(), maxLatenessNanos.get(),
+                    completedLatencyNanos.get(), completedBytes.get());
         }
     }
 
@@ -880,6 +972,7 @@ public final class CacheTransceiver implements AutoCloseable {
      * @param staleMessages messages of finished or unknown attempts, dropped
      * @param droppedByFault messages dropped by fault injection
      * @param peersInvalidated peers disconnected because they never released quarantined memory
+     * @param peersReconnected disconnected peers connected again from their metadata copy
      * @param sendSlotsInUse send staging slots held now
      * @param recvSlotsInUse receive staging slots held now
      * @param freeBlocks free KV blocks now
@@ -887,11 +980,14 @@ public final class CacheTransceiver implements AutoCloseable {
      * @param quarantinedBlocks KV blocks in quarantine now
      * @param ticks engine loop iterations
      * @param maxLatenessNanos largest time between a deadline and the TIMED_OUT outcome
+     * @param completedLatencyNanos sum of the latencies (submission to outcome) of COMPLETED requests
+     * @param completedBytes KV bytes of COMPLETED requests
      */
     public record Snapshot(long submitted, long completed, long timedOut, long cancelled, long failed, long requestErrors,
                            long engineErrors, long malformedMessages, long staleMessages, long droppedByFault,
-                           long peersInvalidated, int sendSlotsInUse, int recvSlotsInUse, int freeBlocks, int allocatedBlocks,
-                           int quarantinedBlocks, long ticks, long maxLatenessNanos) {
+                           long peersInvalidated, long peersReconnected, int sendSlotsInUse, int recvSlotsInUse, int freeBlocks, int allocatedBlocks,
+                           int quarantinedBlocks, long ticks, long maxLatenessNanos, long completedLatencyNanos,
+                           long completedBytes) {
         /** Outcomes delivered so far. */
         public long outcomes() {
             return completed + timedOut + cancelled + failed;

@@ -22,6 +22,9 @@ public final class WireCodec {
     private static final byte T_DATA_DONE = 2;
     private static final byte T_ABORT = 3;
     private static final byte T_RELEASED = 4;
+    private static final byte T_PEER_METADATA = 5;
+    /** The largest agent metadata a PeerMetadata message may carry. */
+    public static final int MAX_METADATA = 1 << 20;
 
     private WireCodec() {}
 
@@ -46,6 +49,10 @@ public final class WireCodec {
                 type = T_RELEASED;
                 payload = 0;
             }
+            case WireMessage.PeerMetadata p -> {
+                type = T_PEER_METADATA;
+                payload = 1 + p.metadata().length;
+            }
         }
         ByteBuffer b = ByteBuffer.allocate(HEADER + payload).order(ByteOrder.LITTLE_ENDIAN);
         b.put((byte) 'K').put((byte) 'V').put((byte) 'X').put(VERSION).put(type).putLong(m.requestId()).putInt(m.epoch()).putInt(payload);
@@ -56,6 +63,7 @@ public final class WireCodec {
                 r.blockAddresses().forEach(b::putLong);
             }
             case WireMessage.Abort a -> b.putInt(a.reason());
+            case WireMessage.PeerMetadata p -> b.put((byte) (p.wantsReply() ? 1 : 0)).put(p.metadata());
             default -> { }
         }
         return b.array();
@@ -125,6 +133,16 @@ public final class WireCodec {
                     yield new WireMessage.Abort(id, epoch, b.getInt());
                 }
                 case T_RELEASED -> empty(b, new WireMessage.Released(id, epoch));
+                case T_PEER_METADATA -> {
+                    byte wantsReply = b.get();
+                    if (id != 0 || epoch != 0 || (wantsReply != 0 && wantsReply != 1) || payload < 2 || payload - 1 > MAX_METADATA) {
+                        throw new MalformedMessageException("peer metadata message out of range (id " + id + ", epoch " + epoch
+                                + ", flag " + wantsReply + ", " + (payload - 1) + " B of metadata)");
+                    }
+                    byte[] md = new byte[b.remaining()];
+                    b.get(md);
+                    yield new WireMessage.PeerMetadata(md, wantsReply == 1);
+                }
                 default -> throw new MalformedMessageException("unknown message type " + type);
             };
         } catch (BufferUnderflowException e) {

@@ -44,4 +44,50 @@ public sealed interface WireMessage {
      * transfer ended or never started), so quarantined blocks may be reused.
      */
     record Released(long requestId, int epoch) implements WireMessage {}
+
+    /**
+     * Either way, once per connection: the sender's NIXL metadata, so that the receiver can load it
+     * again after it had to disconnect the sender (a peer that missed a Released notice is
+     * disconnected for safety and then reconnected from this copy, instead of staying unreachable).
+     * Belongs to no request: id and epoch are 0.
+     *
+     * @param metadata the sender's agent metadata, as {@code nixl_capi_get_local_md} returns it
+     * @param wantsReply whether the receiver should answer with its own metadata
+     */
+    record PeerMetadata(byte[] metadata, boolean wantsReply) implements WireMessage {
+        /** Copies the bytes. */
+        public PeerMetadata {
+            metadata = metadata.clone();
+        }
+
+        @Override
+        public byte[] metadata() {
+            return metadata.clone();
+        }
+
+        @Override
+        public long requestId() {
+            return 0;
+        }
+
+        @Override
+        public int epoch() {
+            return 0;
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof PeerMetadata p && p.wantsReply == wantsReply && java.util.Arrays.equals(p.metadata, metadata);
+        }
+
+        @Override
+        public int hashCode() {
+            return java.util.Arrays.hashCode(metadata) * 31 + Boolean.hashCode(wantsReply);
+        }
+
+        @Override
+        public String toString() {
+            return "PeerMetadata[" + metadata.length + " B, wantsReply=" + wantsReply + "]";
+        }
+    }
 }

@@ -392,6 +392,23 @@ class CacheTransceiverTest {
             assertEquals(1, p.gen.metrics().snapshot().peersInvalidated());
             LlmRequest reuse = p.gen.createRequest(71, 4);
             reuse.close();
+            // The context side was alive and only lost a notice: the disconnect must not leave it
+            // unreachable (the soak found this wedge). It is reconnected from its metadata copy and served.
+            assertEquals(1, p.gen.metrics().snapshot().peersReconnected());
+            assertTrue(p.gen.knowsPeer(p.ctx.name()));
+            silentCtx.withholdWrites = false;
+            silentCtx.dropReleased = false;
+            LlmRequest c2 = p.filledContextRequest(72, 4, new Random(12));
+            LlmRequest g2 = p.gen.createRequest(72, 4);
+            p.ctx.send(c2, p.gen.name());
+            p.gen.receive(g2, p.ctx.name());
+            assertEquals(Status.COMPLETED, outcome(g2).status(), p.describe());
+            assertEquals(Status.COMPLETED, outcome(c2).status());
+            for (int b = 0; b < 4; b++) {
+                assertArrayEquals(p.ctx.readBlock(c2, b), p.gen.readBlock(g2, b), "block " + b + " after the reconnect");
+            }
+            c2.close();
+            g2.close();
         }
     }
 

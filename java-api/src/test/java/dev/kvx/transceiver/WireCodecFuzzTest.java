@@ -13,7 +13,9 @@ class WireCodecFuzzTest {
             new WireMessage.RequestInfo(1, 0, 0, 1 << 20, List.of(0x7f00_0000_0000L), 1, true),
             new WireMessage.DataDone(42, 1),
             new WireMessage.Abort(-1, Integer.MAX_VALUE, 2),
-            new WireMessage.Released(9, 3));
+            new WireMessage.Released(9, 3),
+            new WireMessage.PeerMetadata(new byte[] {1, 2, 3, 4, 5, 6, 7, 8, 9}, true),
+            new WireMessage.PeerMetadata(new byte[] {42}, false));
 
     @Test
     void everyMessageRoundTrips() {
