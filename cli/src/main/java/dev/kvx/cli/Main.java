@@ -20,6 +20,7 @@ public final class Main {
             return switch (cmd) {
                 case "doctor" -> Doctor.run(out);
                 case "demo" -> Demo.run(rest, out);
+                case "soak" -> dev.kvx.cli.soak.SoakDriver.main(rest, out);
                 case "help", "-h", "--help" -> {
                     usage(out);
                     yield 0;
@@ -36,6 +37,9 @@ public final class Main {
         } catch (RuntimeException e) {
             err.println("kvx " + cmd + " failed: " + e);
             return 1;
+        } catch (Exception e) {
+            err.println("kvx " + cmd + " failed: " + e);
+            return 1;
         }
     }
 
@@ -50,6 +54,9 @@ public final class Main {
                                       notification, READ them back, verify checksums, print timings
                                       (defaults: --size 64MiB --iterations 5; sizes take KiB/MiB/GiB);
                                       --memory vram moves GPU 0 memory and compares with cudaMemcpy
+                  soak [options]      the main job: a context and a generation worker as two processes over
+                                      real NIXL, warm-up / burst / idle / recovery probes with faults,
+                                      live progress and a report (kvx soak --help)
                   help                this text
 
                 settings: -Dkvx.native.dir / KVX_NATIVE_DIR (native folder, default .native/),

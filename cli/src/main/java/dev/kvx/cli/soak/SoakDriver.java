@@ -1,0 +1,441 @@
+package dev.kvx.cli.soak;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.PrintStream;
+import java.io.PrintWriter;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * {@code kvx soak}: a context and a generation worker as two JVM processes talking through real NIXL
+ * (UCX) on loopback, with this process as the serving front end. Phases: warm-up, burst, idle,
+ * recovery probes; faults as configured; optionally the generation worker is killed mid-burst and
+ * replaced. Prints a status line each second and a report at the end; exit status 0 only if every
+ * request got exactly one outcome on each live side, nothing leaked and every probe completed.
+ */
+public final class SoakDriver {
+    enum Phase { WARMUP, BURST, IDLE, PROBES }
+
+    /** One side's outcome line. */
+    record Out(String status, String phase, long latencyNanos, int quarantined) {}
+
+    /** One request as the front end sees it. */
+    static final class Req {
+        final long id;
+        final int blocks;
+        final Phase phase;
+        final long submitNanos;
+        volatile Out ctx;
+        volatile Out gen;
+
+        Req(long id, int blocks, Phase phase) {
+            this.id = id;
+            this.blocks = blocks;
+            this.phase = phase;
+            this.submitNanos = System.nanoTime();
+        }
+
+        boolean done() {
+            return ctx != null && gen != null;
+        }
+
+        /** The request's outcome: the generation side's, unless something overrides it. */
+        String outcome() {
+            if (gen == null || ctx == null) {
+                return "NONE";
+            }
+            if (gen.status().equals("CORRUPT")) {
+                return "CORRUPT";
+            }
+            if (gen.status().equals("KILLED")) {
+                return "KILLED";
+            }
+            if (ctx.status().equals("REJECTED") || gen.status().equals("REJECTED")) {
+                return "REJECTED";
+            }
+            if (gen.status().equals("COMPLETED") && !ctx.status().equals("COMPLETED")) {
+                return "INCONSISTENT";
+            }
+            return gen.status();
+        }
+    }
+
+    /** One worker process and what it last said. */
+    final class Worker {
+        final String role;
+        final String name;
+        final int port;
+        final Process process;
+        final PrintWriter stdin;
+        final CountDownLatch ready = new CountDownLatch(1);
+        final CountDownLatch connected = new CountDownLatch(1);
+        final CountDownLatch bye = new CountDownLatch(1);
+        volatile Map<String, Long> stat = Map.of();
+        volatile String byeLine = "";
+        volatile boolean killed;
+        final Path log;
+
+        Worker(String role, String name, int port) throws IOException {
+            this.role = role;
+            this.name = name;
+            this.port = port;
+            List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                    "--enable-native-access=ALL-UNNAMED", "-Xmx1g"));
+            String nativeDir = System.getProperty("kvx.native.dir");
+            if (nativeDir != null) {
+                cmd.add("-Dkvx.native.dir=" + nativeDir);
+            }
+            cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), SoakWorker.class.getName(), role, name,
+                    String.valueOf(port), String.valueOf(o.seed), String.valueOf(o.timeoutMs), String.valueOf(o.buffers),
+                    String.valueOf(o.effectivePoolBlocks()), String.valueOf(o.tokensPerBlock), String.valueOf(o.layers),
+                    String.valueOf(o.kvHeads), String.valueOf(o.headSize), String.valueOf(o.dtypeBytes), faultSpec()));
+            Files.createDirectories(o.reportDir);
+            this.log = o.reportDir.resolve(name + ".log");
+            // the worker's stderr (NIXL/UCX logs, Java stack traces) goes to a file the failure messages point at
+            ProcessBuilder pb = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.to(log.toFile()));
+            pb.environment().putIfAbsent("NIXL_LOG_LEVEL", "ERROR");
+            pb.environment().putIfAbsent("UCX_LOG_LEVEL", "FATAL"); // a killed peer makes UCX log connect errors
+            this.process = pb.start();
+            this.stdin = new PrintWriter(process.getOutputStream(), true, StandardCharsets.UTF_8);
+            Thread reader = new Thread(this::read, "soak-read-" + name);
+            reader.setDaemon(true);
+            reader.start();
+        }
+
+        /** Waits for READY; a worker that exits or stays silent is reported with its exit status and the end of its log. */
+        void awaitReady(Duration limit) throws InterruptedException {
+            long end = System.nanoTime() + limit.toNanos();
+            while (!ready.await(100, TimeUnit.MILLISECONDS)) {
+                if (!process.isAlive() || System.nanoTime() > end) {
+                    String why = process.isAlive() ? "did not say READY within " + limit.toSeconds() + " s"
+                            : "exited with status " + process.exitValue();
+                    process.destroyForcibly();
+                    throw new IllegalStateException(role + " worker " + name + " " + why + "; its log " + log + " ends with:\n" + tail(log, 15)
+                            + "\n(run './kvx doctor' to check the native libraries)");
+                }
+            }
+        }
+
+        void send(String line) {
+            if (!killed) {
+                stdin.println(line);
+            }
+        }
+
+        private void read() {
+            try (BufferedReader r = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
+                String line;
+                while ((line = r.readLine()) != null) {
+                    String[] f = line.split(" ");
+                    switch (f[0]) {
+                        case "READY" -> ready.countDown();
+                        case "CONNECTED" -> connected.countDown();
+                        case "STAT" -> stat = parseStat(f);
+                        case "OUT" -> onOutcome(this, Long.parseLong(f[1]), new Out(f[2], f[3], Long.parseLong(f[4]), Integer.parseInt(f[5])));
+                        case "BYE" -> {
+                            byeLine = line;
+                            stat = parseStat(f);
+                            bye.countDown();
+                        }
+                        default -> { }
+                    }
+                }
+            } catch (IOException | RuntimeException e) {
+                // the process went away; outcomes it owed are accounted for by the driver
+            }
+        }
+    }
+
+    private final SoakOptions o;
+    private final PrintStream out;
+    private final Map<Long, Req> requests = new ConcurrentHashMap<>();
+    private final List<Sample> timeline = Collections.synchronizedList(new ArrayList<>());
+    private final Map<Phase, long[]> phaseWindow = new LinkedHashMap<>();
+    private final List<String> events = Collections.synchronizedList(new ArrayList<>());
+    private volatile Worker ctx;
+    private volatile Worker gen;
+    private volatile Phase phase = Phase.WARMUP;
+    private final long t0 = System.nanoTime();
+    private int generation = 1;
+
+    /** A one-second sample of the run. */
+    record Sample(double t, Phase phase, long inFlight, long completed, long timedOut, long cancelled, long failed, long other,
+                  long ctxSlots, long genSlots, long ctxFree, long genFree, long capacity) {}
+
+    SoakDriver(SoakOptions o, PrintStream out) {
+        this.o = o;
+        this.out = out;
+    }
+
+    private String faultSpec() {
+        if (o.faults.isEmpty()) {
+            return "none";
+        }
+        StringBuilder sb = new StringBuilder();
+        o.faults.forEach((k, v) -> sb.append(sb.isEmpty() ? "" : ",").append(k).append('=').append(v));
+        return sb.toString();
+    }
+
+    private static String tail(Path file, int lines) {
+        try {
+            List<String> all = Files.readAllLines(file, StandardCharsets.UTF_8);
+            return String.join("\n", all.subList(Math.max(0, all.size() - lines), all.size()));
+        } catch (IOException | RuntimeException e) {
+            return "(log unreadable: " + e + ")";
+        }
+    }
+
+    private static Map<String, Long> parseStat(String[] f) {
+        Map<String, Long> m = new LinkedHashMap<>();
+        for (int i = 1; i < f.length; i++) {
+            int eq = f[i].indexOf('=');
+            if (eq > 0) {
+                try {
+                    m.put(f[i].substring(0, eq), Long.parseLong(f[i].substring(eq + 1)));
+                } catch (NumberFormatException ignored) {
+                    // not a number: not a gauge
+                }
+            }
+        }
+        return m;
+    }
+
+    private void onOutcome(Worker w, long id, Out outcome) {
+        Req r = requests.get(id);
+        if (r == null) {
+            return;
+        }
+        if (w == ctx) {
+            r.ctx = outcome;
+            if (outcome.status().equals("REJECTED")) {
+                gen.send("CANCEL " + id); // the front end withdraws the other half
+            }
+        } else if (w == gen) {
+            r.gen = outcome;
+            if (outcome.status().equals("REJECTED")) {
+                ctx.send("CANCEL " + id);
+            }
+        }
+    }
+
+    private static int freePort() throws IOException {
+        try (ServerSocket s = new ServerSocket(0)) {
+            return s.getLocalPort();
+        }
+    }
+
+    private Worker startGeneration() throws Exception {
+        Worker g = new Worker("gen", "soak-gen-" + generation++, freePort());
+        g.awaitReady(Duration.ofSeconds(60));
+        return g;
+    }
+
+    private void connect(Worker c, Worker g) throws InterruptedException {
+        g.send("CONNECT " + c.name);
+        c.send("CONNECT " + g.name + " " + g.port);
+        if (!c.connected.await(60, TimeUnit.SECONDS) || !g.connected.await(60, TimeUnit.SECONDS)) {
+            throw new IllegalStateException("workers did not connect");
+        }
+    }
+
+    double elapsed() {
+        return (System.nanoTime() - t0) / 1e9;
+    }
+
+    /** Runs the soak; returns the exit status. */
+    int run() throws Exception {
+        long blockBytes = o.blockBytes();
+        out.printf(Locale.ROOT, "kvx soak: KV shape %d layers x %d KV heads x head %d x %d B, %d tokens/block = %s/block; pool %d blocks (%s) per side;"
+                        + " input ~%d tokens (max %d) = ~%d blocks/request; buffers %d per side; kvTransferTimeout %d ms%n",
+                o.layers, o.kvHeads, o.headSize, o.dtypeBytes, o.tokensPerBlock, human(blockBytes), o.effectivePoolBlocks(),
+                human(blockBytes * o.effectivePoolBlocks()), o.meanInputTokens, o.maxInputTokens,
+                (o.meanInputTokens + o.tokensPerBlock - 1) / o.tokensPerBlock, o.buffers, o.timeoutMs);
+        out.printf(Locale.ROOT, "phases: warm-up %d s at concurrency %d, burst %d s at %d, idle %d s, %d recovery probes; faults: %s%s%n",
+                o.warmupSeconds, o.warmupConcurrency, o.burstSeconds, o.burstConcurrency, o.idleSeconds, o.probes, faultSpec(),
+                o.killGenerationAt >= 0 ? "; generation worker killed " + o.killGenerationAt + " s after the load starts" : "");
+        ctx = new Worker("ctx", "soak-ctx", freePort());
+        ctx.awaitReady(Duration.ofSeconds(60));
+        gen = startGeneration();
+        connect(ctx, gen);
+        Thread progress = new Thread(this::progressLoop, "soak-progress");
+        progress.setDaemon(true);
+        progress.start();
+        SplittableRandom rnd = new SplittableRandom(o.seed);
+        long nextId = 1;
+        boolean killDone = o.killGenerationAt < 0;
+        long loadStart = System.nanoTime();
+        try {
+            for (Phase p : Phase.values()) {
+                phase = p;
+                long start = System.nanoTime();
+                long end = start + TimeUnit.SECONDS.toNanos(switch (p) {
+                    case WARMUP -> o.warmupSeconds;
+                    case BURST -> o.burstSeconds;
+                    case IDLE -> o.idleSeconds;
+                    case PROBES -> 0;
+                });
+                events.add(String.format(Locale.ROOT, "%.1f s: %s starts", elapsed(), p));
+                if (p == Phase.PROBES) {
+                    for (int i = 0; i < o.probes; i++) {
+                        // probes prove the system serves again, so they carry no injected faults
+                        Req r = submit(SoakFaults.PROBE_ID_BASE + i, blocksFor(rnd), p);
+                        waitDone(List.of(r), TimeUnit.MILLISECONDS.toNanos(o.timeoutMs * 3));
+                    }
+                } else {
+                    int concurrency = p == Phase.WARMUP ? o.warmupConcurrency : p == Phase.BURST ? o.burstConcurrency : 0;
+                    while (System.nanoTime() < end) {
+                        if (!killDone && System.nanoTime() - loadStart >= (long) (o.killGenerationAt * 1e9)) {
+                            killAndReplaceGeneration();
+                            killDone = true;
+                        }
+                        if (inFlight() < concurrency) {
+                            submit(nextId++, blocksFor(rnd), p);
+                        } else {
+                            Thread.sleep(1);
+                        }
+                    }
+                }
+                phaseWindow.put(p, new long[] {start, System.nanoTime()});
+            }
+            // Every request must get its outcomes: each side ends every request by its deadline (plus quarantine).
+            waitDone(List.copyOf(requests.values()), TimeUnit.MILLISECONDS.toNanos(o.timeoutMs * 4) + TimeUnit.SECONDS.toNanos(10));
+            Thread.sleep(600); // one more STAT from each worker after the last outcome
+        } finally {
+            ctx.send("QUIT");
+            gen.send("QUIT");
+            ctx.bye.await(30, TimeUnit.SECONDS);
+            gen.bye.await(30, TimeUnit.SECONDS);
+            ctx.process.destroyForcibly();
+            gen.process.destroyForcibly();
+            progress.interrupt();
+        }
+        SoakReport report = new SoakReport(o, List.copyOf(requests.values()), phaseWindow, List.copyOf(timeline), List.copyOf(events),
+                ctx.byeLine, gen.byeLine, t0);
+        return report.write(out);
+    }
+
+    private void killAndReplaceGeneration() throws Exception {
+        Worker dead = gen;
+        events.add(String.format(Locale.ROOT, "%.1f s: SIGKILL generation worker %s (pid %d)", elapsed(), dead.name, dead.process.pid()));
+        out.printf(Locale.ROOT, "%n!! %.1f s: killing generation worker %s (SIGKILL)%n", elapsed(), dead.name);
+        dead.killed = true;
+        dead.process.destroyForcibly();
+        dead.process.waitFor(10, TimeUnit.SECONDS);
+        for (Req r : requests.values()) {
+            if (r.gen == null) {
+                r.gen = new Out("KILLED", "KILLED", 0, 0); // its generation half died with the process
+            }
+        }
+        Worker fresh = startGeneration();
+        gen = fresh;
+        connect(ctx, fresh);
+        events.add(String.format(Locale.ROOT, "%.1f s: new generation worker %s connected", elapsed(), fresh.name));
+        out.printf(Locale.ROOT, "!! %.1f s: new generation worker %s connected%n", elapsed(), fresh.name);
+    }
+
+    private int blocksFor(SplittableRandom rnd) {
+        double tokens = -Math.log(1 - rnd.nextDouble()) * o.meanInputTokens;
+        int t = (int) Math.max(1, Math.min(o.maxInputTokens, Math.round(tokens)));
+        return (t + o.tokensPerBlock - 1) / o.tokensPerBlock;
+    }
+
+    private Req submit(long id, int blocks, Phase p) {
+        Req r = new Req(id, blocks, p);
+        requests.put(id, r);
+        ctx.send("REQ " + id + " " + blocks);
+        gen.send("REQ " + id + " " + blocks);
+        return r;
+    }
+
+    private long inFlight() {
+        return requests.values().stream().filter(r -> !r.done()).count();
+    }
+
+    private void waitDone(List<Req> rs, long timeoutNanos) throws InterruptedException {
+        long end = System.nanoTime() + timeoutNanos;
+        while (System.nanoTime() < end && rs.stream().anyMatch(r -> !r.done())) {
+            Thread.sleep(10);
+        }
+    }
+
+    private void progressLoop() {
+        long lastCompleted = 0;
+        long lastBytes = 0;
+        try {
+            while (true) {
+                Thread.sleep(1000);
+                long completed = 0;
+                long timedOut = 0;
+                long cancelled = 0;
+                long failed = 0;
+                long other = 0;
+                long bytes = 0;
+                for (Req r : requests.values()) {
+                    switch (r.outcome()) {
+                        case "COMPLETED" -> {
+                            completed++;
+                            bytes += r.blocks * o.blockBytes();
+                        }
+                        case "TIMED_OUT" -> timedOut++;
+                        case "CANCELLED" -> cancelled++;
+                        case "FAILED" -> failed++;
+                        case "NONE" -> { }
+                        default -> other++;
+                    }
+                }
+                Map<String, Long> cs = ctx.stat;
+                Map<String, Long> gs = gen.stat;
+                long inflight = inFlight();
+                timeline.add(new Sample(elapsed(), phase, inflight, completed, timedOut, cancelled, failed, other,
+                        cs.getOrDefault("slots", 0L), gs.getOrDefault("slots", 0L), cs.getOrDefault("freeBlocks", 0L),
+                        gs.getOrDefault("freeBlocks", 0L), cs.getOrDefault("capacity", 0L)));
+                out.printf(Locale.ROOT, "[%5.1f s %-7s] in flight %3d | completed %6d | timed out %4d | cancelled %4d | failed %4d | other %3d"
+                                + " | slots ctx %d/%d gen %d/%d | free blocks ctx %d gen %d /%d | %5.0f req/s %6.3f GB/s%n",
+                        elapsed(), phase, inflight, completed, timedOut, cancelled, failed, other, cs.getOrDefault("slots", 0L), o.buffers,
+                        gs.getOrDefault("slots", 0L), o.buffers, cs.getOrDefault("freeBlocks", 0L), gs.getOrDefault("freeBlocks", 0L),
+                        cs.getOrDefault("capacity", 0L), (double) (completed - lastCompleted), (bytes - lastBytes) / 1e9);
+                lastCompleted = completed;
+                lastBytes = bytes;
+            }
+        } catch (InterruptedException e) {
+            // run over
+        }
+    }
+
+    static String human(long bytes) {
+        if (bytes >= 1L << 30) {
+            return String.format(Locale.ROOT, "%.1f GiB", bytes / (double) (1L << 30));
+        }
+        if (bytes >= 1L << 20) {
+            return String.format(Locale.ROOT, "%.1f MiB", bytes / (double) (1L << 20));
+        }
+        return String.format(Locale.ROOT, "%.1f KiB", bytes / 1024.0);
+    }
+
+    /** Entry from the command line. */
+    public static int main(String[] args, PrintStream out) throws Exception {
+        SoakOptions o;
+        try {
+            o = SoakOptions.parse(args);
+        } catch (SoakOptions.HelpRequested h) {
+            out.println(SoakOptions.usage());
+            return 0;
+        }
+        return new SoakDriver(o, out).run();
+    }
+}

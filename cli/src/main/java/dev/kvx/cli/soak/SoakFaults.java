@@ -1,0 +1,86 @@
+package dev.kvx.cli.soak;
+
+import dev.kvx.transceiver.FaultInjector;
+import dev.kvx.transceiver.TransferPhase;
+import dev.kvx.transceiver.WireMessage;
+import java.util.Locale;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.TreeMap;
+
+/**
+ * The soak run's fault kinds, each with a rate per request (decided once per request, reproducibly
+ * from the seed):
+ * {@code silent-gen} (the generation side never sends its request info),
+ * {@code no-ack} (the generation side stops acknowledging: its Abort/Released notices are lost),
+ * {@code no-write} (the context side never writes),
+ * {@code drop-notif} (any outgoing notice lost),
+ * {@code exception} (an exception thrown inside request handling).
+ */
+final class SoakFaults implements FaultInjector {
+    /** Request ids from here on are recovery probes, which faults never hit. */
+    static final long PROBE_ID_BASE = 1L << 40;
+    static final String[] KINDS = {"silent-gen", "no-ack", "no-write", "drop-notif", "exception"};
+    private final Map<String, Double> rates;
+    private final long seed;
+    private final boolean generationSide;
+
+    SoakFaults(Map<String, Double> rates, long seed, boolean generationSide) {
+        this.rates = rates;
+        this.seed = seed;
+        this.generationSide = generationSide;
+    }
+
+    /** Parses {@code kind=rate,kind=rate} (or {@code none}); rates in [0, 1]. */
+    static Map<String, Double> parse(String spec) {
+        Map<String, Double> out = new TreeMap<>();
+        if (spec == null || spec.isBlank() || spec.equals("none")) {
+            return out;
+        }
+        for (String part : spec.split(",")) {
+            String[] kv = part.split("=");
+            String kind = kv[0].trim().toLowerCase(Locale.ROOT);
+            if (java.util.Arrays.stream(KINDS).noneMatch(kind::equals)) {
+                throw new IllegalArgumentException("unknown fault '" + kind + "' (known: " + String.join(", ", KINDS) + ")");
+            }
+            double rate = kv.length > 1 ? Double.parseDouble(kv[1]) : 0.02;
+            if (rate < 0 || rate > 1) {
+                throw new IllegalArgumentException("fault rate for " + kind + " must be in [0,1], got " + rate);
+            }
+            out.put(kind, rate);
+        }
+        return out;
+    }
+
+    private boolean hits(String kind, long requestId) {
+        if (requestId >= PROBE_ID_BASE) {
+            return false;
+        }
+        Double rate = rates.get(kind);
+        return rate != null && rate > 0
+                && new SplittableRandom(seed ^ (requestId * 0x9E3779B97F4A7C15L) ^ kind.hashCode()).nextDouble() < rate;
+    }
+
+    @Override
+    public void beforeStep(long requestId, TransferPhase phase) {
+        if (hits("exception", requestId) && phase != TransferPhase.SUBMITTED) {
+            throw new IllegalStateException("soak: injected exception in request " + requestId + " at " + phase);
+        }
+    }
+
+    @Override
+    public boolean dropOutgoing(WireMessage m) {
+        if (generationSide && m instanceof WireMessage.RequestInfo && hits("silent-gen", m.requestId())) {
+            return true;
+        }
+        if (generationSide && (m instanceof WireMessage.Abort || m instanceof WireMessage.Released) && hits("no-ack", m.requestId())) {
+            return true;
+        }
+        return m.requestId() < PROBE_ID_BASE && hits("drop-notif", m.requestId() * 31 + m.getClass().getSimpleName().length());
+    }
+
+    @Override
+    public boolean withholdWrite(long requestId) {
+        return !generationSide && hits("no-write", requestId);
+    }
+}

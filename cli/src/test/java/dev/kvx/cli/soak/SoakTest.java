@@ -1,0 +1,98 @@
+package dev.kvx.cli.soak;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.kvx.cli.Main;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Short real soak runs: two worker JVMs over real NIXL, faults on, the report's invariants checked. */
+class SoakTest {
+    private record Run(int status, String out, JsonNode report, String html) {}
+
+    private static Run soak(Path dir, String... extra) throws Exception {
+        String[] base = {"soak", "--warmup", "1", "--burst", "4", "--idle", "2", "--probes", "5", "--concurrency", "8",
+            "--timeout-ms", "1500", "--report", dir.toString()};
+        String[] args = new String[base.length + extra.length];
+        System.arraycopy(base, 0, args, 0, base.length);
+        System.arraycopy(extra, 0, args, base.length, extra.length);
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        PrintStream out = new PrintStream(bytes, true, StandardCharsets.UTF_8);
+        int status = Main.run(args, out, out);
+        String text = bytes.toString(StandardCharsets.UTF_8);
+        System.out.println(text);
+        Path json = dir.resolve("report.json");
+        assertTrue(Files.exists(json), text);
+        return new Run(status, text, new ObjectMapper().readTree(json.toFile()), Files.readString(dir.resolve("report.html")));
+    }
+
+    private static void assertInvariants(Run r) {
+        JsonNode inv = r.report().get("invariants");
+        assertEquals(0, r.status(), r.out());
+        assertTrue(r.report().get("ok").asBoolean());
+        assertEquals(0, inv.get("requestsWithoutOutcome").asLong(), "every request has an outcome");
+        assertEquals(0, inv.get("contextOutcomesMissing").asLong(), "exactly one outcome per submitted request (context)");
+        assertEquals(0, inv.get("generationOutcomesMissing").asLong(), "exactly one outcome per submitted request (generation)");
+        assertEquals(0, inv.get("contextBlocksLeaked").asLong());
+        assertEquals(0, inv.get("generationBlocksLeaked").asLong());
+        assertEquals(0, inv.get("corruptOrInconsistent").asLong(), "every completed request's blocks verified");
+        assertEquals(5, inv.get("probes").asLong());
+        assertEquals(0, inv.get("probesFailed").asLong(), "the system serves again after the burst");
+    }
+
+    @Test
+    void shortSoakWithEveryFaultTypeKeepsEveryInvariantAndTheReportHoldsTheFigures(@TempDir Path dir) throws Exception {
+        Run r = soak(dir, "--faults", "silent-gen=0.05,no-ack=0.05,no-write=0.05,drop-notif=0.02,exception=0.05", "--seed", "7");
+        assertInvariants(r);
+        JsonNode phases = r.report().get("phases");
+        assertEquals(4, phases.size());
+        JsonNode burst = phases.get(1);
+        assertEquals("BURST", burst.get("phase").asText());
+        long completed = burst.get("outcomes").get("COMPLETED").asLong();
+        assertTrue(completed > 0, r.out());
+        long faulted = burst.get("outcomes").get("TIMED_OUT").asLong() + burst.get("outcomes").get("FAILED").asLong()
+                + burst.get("outcomes").get("CANCELLED").asLong();
+        assertTrue(faulted > 0, "5% fault rates must show up as non-completed outcomes: " + r.out());
+        assertTrue(r.out().contains(String.format("%d", completed)), "the terminal table shows the JSON's figures");
+        assertEquals(1500, r.report().get("parameters").get("timeoutMs").asLong());
+        assertTrue(r.report().get("timeline").size() > 3);
+        assertTrue(r.html().contains("<svg") && r.html().contains("Free KV blocks"), "the HTML has the timeline");
+        assertTrue(r.out().contains("in flight"), "live progress lines were printed");
+    }
+
+    @Test
+    void killingTheGenerationWorkerMidBurstLeavesTheContextSideWholeAndTheNewWorkerServed(@TempDir Path dir) throws Exception {
+        Run r = soak(dir, "--burst", "6", "--kill-generation-at", "3", "--faults", "none");
+        assertInvariants(r);
+        assertTrue(r.out().contains("SIGKILL generation worker"), r.out());
+        JsonNode inv = r.report().get("invariants");
+        assertTrue(r.report().get("phases").get(1).get("outcomes").get("KILLED").asLong() > 0, "the kill hit requests in flight: " + r.out());
+        assertTrue(inv.has("killedContextOutcomes"), "requests of the dead peer were ended by the context side: " + inv);
+        assertFalse(inv.get("killedContextOutcomes").asText().contains("NONE"), inv.toString());
+        // Their deadline is kvTransferTimeout after submission; the bound is generous (scheduling on a loaded
+        // machine) but a transfer left to hang, as in the reference, would never come in under it.
+        assertTrue(inv.get("killedContextSlowestMs").asLong() <= 2 * 1500, "context side ended them by their deadline: " + inv);
+        JsonNode probes = r.report().get("phases").get(3);
+        assertEquals(5, probes.get("outcomes").get("COMPLETED").asLong(), "the new generation worker is served");
+    }
+
+    @Test
+    void badOptionsAreRejectedWithAClearMessage() {
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        PrintStream out = new PrintStream(bytes, true, StandardCharsets.UTF_8);
+        assertEquals(2, Main.run(new String[] {"soak", "--faults", "gremlins=0.1"}, out, out));
+        assertTrue(bytes.toString(StandardCharsets.UTF_8).contains("unknown fault 'gremlins'"));
+        assertEquals(2, Main.run(new String[] {"soak", "--concurrency", "0"}, out, out));
+        assertEquals(2, Main.run(new String[] {"soak", "--kill-generation-at", "99"}, out, out));
+        assertTrue(bytes.toString(StandardCharsets.UTF_8).contains("falls after the burst"));
+        assertEquals(0, Main.run(new String[] {"soak", "--help"}, out, out));
+        assertTrue(bytes.toString(StandardCharsets.UTF_8).contains("--kill-generation-at"));
+    }
+}
