@@ -38,6 +38,11 @@ import java.util.concurrent.locks.ReentrantLock;
 public final class NixlAgent implements AutoCloseable {
     private final String name;
     private final AgentConfig config;
+    /**
+     * Whether the polling calls use {@link CriticalCalls} (default). {@code -Dkvx.nixl.criticalCalls=false}
+     * binds them like every other call; the benchmark suite runs both ways to show the difference.
+     */
+    static final boolean CRITICAL_CALLS = Boolean.parseBoolean(System.getProperty("kvx.nixl.criticalCalls", "true"));
     private final ReentrantLock lock = new ReentrantLock();
     private final Arena arena = Arena.ofShared(); // lives exactly as long as the native agent
     private final MemorySegment nameC;
@@ -641,7 +646,7 @@ public final class NixlAgent implements AutoCloseable {
     }
 
     int statusNative(MemorySegment req) {
-        return nixl_capi_get_xfer_status(live(), req);
+        return CRITICAL_CALLS ? CriticalCalls.getXferStatus(live(), req) : nixl_capi_get_xfer_status(live(), req);
     }
 
     void releaseTransfer(Transfer t, String reason) {
@@ -692,8 +697,13 @@ public final class NixlAgent implements AutoCloseable {
         lock.lock();
         try {
             MemorySegment h = live();
-            Status.ok(nixl_capi_get_notifs(h, notifMap, MemorySegment.NULL), "nixl_capi_get_notifs", () -> "agent '" + name + "'");
-            Status.ok(nixl_capi_notif_map_size(notifMap, scratchSize), "nixl_capi_notif_map_size");
+            int rc = CRITICAL_CALLS ? CriticalCalls.getNotifs(h, notifMap, MemorySegment.NULL)
+                    : nixl_capi_get_notifs(h, notifMap, MemorySegment.NULL);
+            if (rc != 0) { // the detail is built only on failure: an empty poll allocates nothing
+                Status.ok(rc, "nixl_capi_get_notifs", () -> "agent '" + name + "'");
+            }
+            Status.ok(CRITICAL_CALLS ? CriticalCalls.notifMapSize(notifMap, scratchSize) : nixl_capi_notif_map_size(notifMap, scratchSize),
+                    "nixl_capi_notif_map_size");
             long senders = scratchSize.get(ValueLayout.JAVA_LONG, 0);
             if (senders == 0) {
                 return List.of();

@@ -413,6 +413,29 @@ class CacheTransceiverTest {
     }
 
     @Test
+    void aDuplicateRequestIdFailsOnlyTheDuplicateAndTheLiveRequestStillCompletes() throws Exception {
+        try (TransceiverPair p = new TransceiverPair(TransceiverPair.quick(Duration.ofSeconds(20)))) {
+            LlmRequest live = p.gen.createRequest(900, 2);
+            p.gen.receive(live, p.ctx.name());
+            awaitPhase(live, TransferPhase.WAITING_FOR_DATA);
+            LlmRequest duplicate = p.gen.createRequest(900, 2);
+            TransferOutcome od = p.gen.receive(duplicate, p.ctx.name()).toCompletableFuture().get(10, java.util.concurrent.TimeUnit.SECONDS);
+            assertEquals(Status.FAILED, od.status());
+            assertTrue(od.detail().contains("already in transfer"), od.detail());
+            duplicate.close();
+            // The live request was neither dropped from the engine nor cancelled on the peer.
+            LlmRequest c = p.filledContextRequest(900, 2, new Random(3));
+            p.ctx.send(c, p.gen.name());
+            assertEquals(Status.COMPLETED, outcome(live).status(), p.describe());
+            assertEquals(Status.COMPLETED, outcome(c).status());
+            assertArrayEquals(p.ctx.readBlock(c, 1), p.gen.readBlock(live, 1));
+            live.close();
+            c.close();
+            assertTrue(eventually(p::allFree), p.describe());
+        }
+    }
+
+    @Test
     void f12AFailedWriteReturnsTheOnlySendSlotAndACancelParkedOnTheSlotEndsAtOnce() throws Exception {
         try (TransceiverPair p = new TransceiverPair(CacheTransceiverConfig.defaults().withBufferCounts(1, 1))) {
             // The peer asks for a write into memory it never registered: NIXL refuses the WRITE.
