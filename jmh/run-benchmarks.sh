@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# The benchmark suite in one command: builds kvx and the C baseline (jmh/c/nixl_baseline.c, with gcc
+# against .native/'s libnixl_capi.so), runs the C program, the JMH benchmarks and the engine harness
+# in this one invocation, and writes BENCHMARKS.md with every figure, its baseline from this run and
+# the ratio. Defaults fit a 2-core machine in about 4 minutes; --long measures 5x longer.
+#   jmh/run-benchmarks.sh [--long] [--out FILE]
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+long=0
+out="$root/BENCHMARKS.md"
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --long) long=1 ;;
+    --out) out=$(realpath -m "$2"); shift ;;
+    -h|--help) sed -n '2,6p' "$0"; exit 0 ;;
+    *) echo "run-benchmarks: unknown option $1 (see --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+command -v gcc >/dev/null || { echo "run-benchmarks: gcc is needed for the C baseline (apt-get install gcc)" >&2; exit 1; }
+command -v python3 >/dev/null || { echo "run-benchmarks: python3 is needed to write the report" >&2; exit 1; }
+JAVA_HOME=$("$root/ci/find-jdk.sh"); export JAVA_HOME
+"$root/ci/provision-native.sh"
+export NIXL_LOG_LEVEL=${NIXL_LOG_LEVEL:-ERROR}
+res="$root/jmh/target/bench"
+mkdir -p "$res"
+echo "== build (maven, gcc)" >&2
+(cd "$root" && mvn -B -q -ntp install -DskipTests -pl bindings,java-api,jmh -am >&2)
+libdir="$root/.native/nixl/.nixl_cu13.mesonpy.libs"
+gcc -O2 -Wall -Wextra -I "$root/native-headers" -o "$res/nixl_baseline" "$root/jmh/c/nixl_baseline.c" \
+  -L"$libdir" -l:libnixl_capi.so -Wl,-rpath,"$libdir"
+
+if [[ $long == 1 ]]; then secs=10; wi=5; i=10; else secs=2; wi=2; i=3; fi
+java=("$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -Dkvx.native.dir="$root/.native")
+jar="$root/jmh/target/kvx-benchmarks.jar"
+
+echo "== C baseline (${secs} s per figure)" >&2
+KVX_BENCH_SECONDS=$secs "$res/nixl_baseline" 64 > "$res/c.tsv"
+cat "$res/c.tsv" >&2
+
+echo "== JMH: NIXL through kvx, with the gc profiler" >&2
+"${java[@]}" -jar "$jar" 'dev.kvx.nixl.NixlVsCBenchmark' -wi $wi -i $i -w 1 -r 1 -f 1 -prof gc \
+  -rf json -rff "$res/jmh.json" >&2
+echo "== JMH: the polling calls without Linker.Option.critical (before/after)" >&2
+"${java[@]}" -jar "$jar" 'dev.kvx.nixl.NixlVsCBenchmark.(statusPollNative|notificationDrain|breakdownBareDowncall)' \
+  -wi $wi -i $i -w 1 -r 1 -f 1 -jvmArgsAppend -Dkvx.nixl.criticalCalls=false -rf json -rff "$res/jmh-nocritical.json" >&2
+
+echo "== engine harness" >&2
+"${java[@]}" -cp "$jar" dev.kvx.bench.EngineHarness "$secs" > "$res/engine.tsv"
+cat "$res/engine.tsv" >&2
+
+python3 "$root/jmh/write_benchmarks.py" --results "$res" --out "$out" --java "$JAVA_HOME/bin/java" \
+  --command "jmh/run-benchmarks.sh$([[ $long == 1 ]] && echo ' --long')" \
+  --see-also "The same suite on the GPU machine's host (16-32 Xeon cores), run by \`ci/device-bench.sh\`: [BENCHMARKS-H100-host.md](BENCHMARKS-H100-host.md)."
+echo "run-benchmarks: wrote $out" >&2
