@@ -4,6 +4,7 @@
 # and only the native libraries kvx loads (the closure of libnixl_capi.so, the UCX plugin and UCX's
 # CUDA/CMA modules, plus libcudart). The whole tree must travel within the device tool's 64 MiB.
 # Then, with the device tool:  run  command="bash ci/device-test.sh"  carry=[".device"]
+# (or command="bash ci/device-bench.sh" for the benchmark suite).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -13,9 +14,15 @@ mvn -B -q -ntp install -DskipTests
 out="$root/.device"; rm -rf "$out"; mkdir -p "$out/lib"
 cp bindings/target/kvx-bindings-*.jar java-api/target/kvx-api-*.jar cli/target/kvx-cli-*.jar "$out/lib/"
 (cd java-api/target/test-classes && "$JAVA_HOME/bin/jar" cf "$out/lib/kvx-api-tests.jar" .)
+# the benchmark suite (ci/device-bench.sh): the JMH jar and the C baseline, built here with gcc
+mkdir -p "$out/bench"
+cp jmh/target/kvx-benchmarks.jar "$out/bench/"
+libdir="$root/.native/nixl/.nixl_cu13.mesonpy.libs"
+gcc -O2 -Wall -Wextra -I native-headers -o "$out/bench/nixl_baseline" jmh/c/nixl_baseline.c -L"$libdir" -l:libnixl_capi.so
+gcc -O2 -Wall -I .native/cuda/include -o "$out/bench/cuda_peer_copy" jmh/c/cuda_peer_copy.c -L.native/cuda/lib -l:libcudart.so.13
 mvn -B -q -ntp dependency:copy -Dartifact=org.junit.platform:junit-platform-console-standalone:1.11.4 -DoutputDirectory="$out/lib"
 
-"$JAVA_HOME/bin/jlink" --add-modules java.base,java.logging,java.xml,java.management,jdk.unsupported,java.naming,jdk.jfr,jdk.zipfs \
+"$JAVA_HOME/bin/jlink" --add-modules java.base,java.logging,java.xml,java.management,jdk.unsupported,java.naming,jdk.jfr,jdk.zipfs,jdk.management \
   --strip-debug --no-man-pages --no-header-files --compress zip-9 --output "$out/jre-tmp"
 tar -C "$out" -czf "$out/jre.tgz" --transform 's,^jre-tmp,jre,' jre-tmp && rm -rf "$out/jre-tmp"
 

@@ -21,6 +21,8 @@ res="$out/device-results.txt"
   for s in 4MiB 64MiB 256MiB; do
     echo "== kvx demo --memory vram --size $s"; "$java" "${opts[@]}" -cp "$cp" dev.kvx.cli.Main demo --memory vram --size $s --iterations 10 2>&1
   done
+  echo "== two processes on GPU 0: NIXL WRITE (cuda_ipc) vs in-process cudaMemcpy D2D (third column), GB/s"
+  "$java" "${opts[@]}" -cp "$cp" dev.kvx.transceiver.TwoGpuBandwidthMain 0 0 2>&1
   echo "== UCX transports (UCX_LOG_LEVEL=info, VRAM demo 4 MiB)"
   UCX_LOG_LEVEL=info "$java" "${opts[@]}" -cp "$cp" dev.kvx.cli.Main demo --memory vram --size 4MiB --iterations 1 2>&1 | grep -i -E "transport|ucp_context|intra-node|cuda" | head -20
 } > "$res" 2>&1

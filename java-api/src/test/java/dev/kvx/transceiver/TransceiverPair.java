@@ -29,11 +29,13 @@ final class TransceiverPair implements AutoCloseable {
 
     /**
      * Host memory, or GPU 0's memory when the tests run with {@code -Dkvx.test.memory=vram}
-     * (ci/device-test.sh runs the failure-mode suite both ways).
+     * (ci/device-test.sh runs the failure-mode suite both ways; ci/device-two-gpu.sh with the generation
+     * side's pool on GPU 1: {@code -Dkvx.test.genDevice=1}).
      */
     static KvBlockPool pool(int blocks, String label) {
         if ("vram".equals(System.getProperty("kvx.test.memory"))) {
-            return KvBlockPool.ownedOver(LAYOUT, dev.kvx.cuda.DeviceBuffer.allocate(0, LAYOUT.blockBytes() * blocks, label));
+            return KvBlockPool.ownedOver(LAYOUT, dev.kvx.cuda.DeviceBuffer.allocate(TwoProcessWorkload.deviceFor(label),
+                    LAYOUT.blockBytes() * blocks, label));
         }
         return KvBlockPool.inHostMemory(LAYOUT, blocks, label);
     }

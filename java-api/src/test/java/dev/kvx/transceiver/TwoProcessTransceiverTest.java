@@ -44,6 +44,37 @@ class TwoProcessTransceiverTest {
         run(true, 1000);
     }
 
+    /**
+     * Prefill GPU to decode GPU: the context process's pool on GPU 0, the generation side's on GPU 1
+     * (ci/device-two-gpu.sh; skipped with fewer than two GPUs).
+     */
+    @Test
+    @org.junit.jupiter.api.Tag("gpu")
+    void thousandVramRequestsFromGpu0ToGpu1ArriveIntact() throws Exception {
+        dev.kvx.cuda.CudaInfo info = dev.kvx.cuda.Cuda.probe();
+        org.junit.jupiter.api.Assumptions.assumeTrue(info.available(), () -> "skipped: " + info.reason());
+        org.junit.jupiter.api.Assumptions.assumeTrue(info.deviceCount() >= 2, () -> "skipped: needs two GPUs, this machine has "
+                + info.deviceCount());
+        String ctx = System.getProperty("kvx.test.ctxDevice");
+        String gen = System.getProperty("kvx.test.genDevice");
+        System.setProperty("kvx.test.ctxDevice", "0");
+        System.setProperty("kvx.test.genDevice", "1");
+        try {
+            run(true, 1000);
+        } finally {
+            restore("kvx.test.ctxDevice", ctx);
+            restore("kvx.test.genDevice", gen);
+        }
+    }
+
+    private static void restore(String key, String value) {
+        if (value == null) {
+            System.clearProperty(key);
+        } else {
+            System.setProperty(key, value);
+        }
+    }
+
     private void run(boolean vram, int requests) throws Exception {
         int concurrency = 8;
         int blocks = TwoProcessWorkload.BLOCKS_PER_REQUEST;
@@ -58,6 +89,7 @@ class TwoProcessTransceiverTest {
                      pool, genPort)) {
             List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                     "--enable-native-access=ALL-UNNAMED", "-Dkvx.native.dir=" + NativeLibraries.nativeDir(),
+                    "-Dkvx.test.ctxDevice=" + Integer.getInteger("kvx.test.ctxDevice", 0),
                     "-cp", System.getProperty("java.class.path"), ContextWorkerMain.class.getName(),
                     ctxName, String.valueOf(ctxPort), genName, String.valueOf(genPort), String.valueOf(requests),
                     String.valueOf(concurrency), vram ? "vram" : "dram"));
@@ -106,7 +138,9 @@ class TwoProcessTransceiverTest {
                 assertEquals(0, worker.exitValue(), () -> read(log));
                 assertTrue(read(log).contains("CTX DONE completed=" + requests + " other=0"), () -> read(log));
                 long[] l = latencies.stream().mapToLong(Long::longValue).sorted().toArray();
-                System.out.printf(Locale.ROOT, (vram ? "two-process VRAM" : "two-process DRAM") + ": %d requests x %d blocks (%d KiB each) in %.2f s = %.0f req/s, %.2f GB/s;"
+                String where = !vram ? "two-process DRAM" : "two-process VRAM (GPU " + Integer.getInteger("kvx.test.ctxDevice", 0)
+                        + " -> GPU " + Integer.getInteger("kvx.test.genDevice", 0) + ")";
+                System.out.printf(Locale.ROOT, where + ": %d requests x %d blocks (%d KiB each) in %.2f s = %.0f req/s, %.2f GB/s;"
                                 + " latency p50 %.2f ms, p99 %.2f ms, max %.2f ms (concurrency %d)%n", requests, blocks,
                         TwoProcessWorkload.LAYOUT.blockBytes() / 1024, elapsed / 1e9, requests / (elapsed / 1e9),
                         requests * blocks * TwoProcessWorkload.LAYOUT.blockBytes() / (double) elapsed,

@@ -13,13 +13,23 @@ final class TwoProcessWorkload {
 
     private TwoProcessWorkload() {}
 
-    /** A pool in host memory, or in GPU 0's memory (the pool then owns nothing; the buffer is freed by close()). */
+    /**
+     * A pool in host memory, or in a GPU's memory (the pool owns the buffer; close() frees it): GPU 0,
+     * unless {@code -Dkvx.test.ctxDevice} / {@code -Dkvx.test.genDevice} name another for the
+     * {@code ctx-pool} / {@code gen-pool} (ci/device-two-gpu.sh puts the two sides on two GPUs).
+     */
     static KvBlockPool pool(boolean vram, int blocks, String label) {
         if (!vram) {
             return KvBlockPool.inHostMemory(LAYOUT, blocks, label);
         }
-        DeviceBuffer region = DeviceBuffer.allocate(0, LAYOUT.blockBytes() * blocks, label);
+        DeviceBuffer region = DeviceBuffer.allocate(deviceFor(label), LAYOUT.blockBytes() * blocks, label);
         return KvBlockPool.ownedOver(LAYOUT, region);
+    }
+
+    /** The GPU for a pool label: {@code kvx.test.ctxDevice} for ctx-*, {@code kvx.test.genDevice} for gen-*, else 0. */
+    static int deviceFor(String label) {
+        String prop = label.startsWith("ctx") ? "kvx.test.ctxDevice" : label.startsWith("gen") ? "kvx.test.genDevice" : null;
+        return prop == null ? 0 : Integer.getInteger(prop, 0);
     }
 
     /** The KV bytes of one block of one request, the same in both processes. */
