@@ -55,6 +55,9 @@ import java.util.logging.Logger;
  */
 public final class CacheTransceiver implements AutoCloseable {
     private static final Logger LOG = Logger.getLogger(CacheTransceiver.class.getName());
+    /** How often the engine checks that the peers of in-flight requests are still reachable. */
+    public static final Duration PEER_CHECK_INTERVAL = Duration.ofMillis(100);
+    private static final byte[] PING = WireCodec.encode(new WireMessage.Ping());
 
     private final String name;
     private final CacheTransceiverConfig config;
@@ -74,6 +77,8 @@ public final class CacheTransceiver implements AutoCloseable {
     // `active` in submission order as an intrusive list: a tick walks it without allocating
     private Op activeHead;
     private Op activeTail;
+    private final ArrayList<String> peersToCheck = new ArrayList<>();
+    private long lastPeerCheckNanos;
     private final Map<Long, WireMessage.RequestInfo> pendingInfos = new HashMap<>();
     private final Map<Long, Long> pendingInfoArrival = new HashMap<>();
     private final Map<Long, Long> sendsEndedRecently = new HashMap<>(); // id -> when; answers late request info
@@ -412,6 +417,7 @@ public final class CacheTransceiver implements AutoCloseable {
                 progressed |= tickAbandoned();
                 progressed |= tickQuarantines();
                 progressed |= expirePendingInfos();
+                progressed |= checkPeersAlive();
             } catch (Throwable t) { // the loop itself must survive anything
                 metrics.engineErrors.incrementAndGet();
                 LOG.log(Level.WARNING, "kvx engine " + name + ": unexpected error outside request handling", t);
@@ -530,6 +536,9 @@ public final class CacheTransceiver implements AutoCloseable {
                 } else {
                     metrics.staleMessages.incrementAndGet();
                 }
+            }
+            case WireMessage.Ping ping -> {
+                // its arrival is all it says
             }
             case WireMessage.PeerMetadata md -> {
                 peerMetadata.put(sender, md.metadata());
@@ -875,6 +884,55 @@ public final class CacheTransceiver implements AutoCloseable {
     }
 
     /**
+     * Every {@link #PEER_CHECK_INTERVAL}, sends a {@link WireMessage.Ping} to each peer that has requests
+     * here in flight. A peer whose process died fails the send at once (UCX's peer error handling sees
+     * the closed connection), and its requests end FAILED now, instead of TIMED_OUT at their deadline.
+     * A live peer costs one small notification per interval; an idle engine sends nothing.
+     */
+    private boolean checkPeersAlive() {
+        if (activeHead == null) {
+            return false;
+        }
+        long now = System.nanoTime();
+        if (now - lastPeerCheckNanos < PEER_CHECK_INTERVAL.toNanos()) {
+            return false;
+        }
+        lastPeerCheckNanos = now;
+        peersToCheck.clear();
+        for (Op op = activeHead; op != null; op = op.nextActive) {
+            if (!peersToCheck.contains(op.peer)) {
+                peersToCheck.add(op.peer);
+            }
+        }
+        boolean any = false;
+        for (int i = 0; i < peersToCheck.size(); i++) {
+            String peer = peersToCheck.get(i);
+            try {
+                agent.sendNotification(peer, PING);
+            } catch (RuntimeException e) {
+                failRequestsOf(peer, e);
+                any = true;
+            }
+        }
+        return any;
+    }
+
+    private void failRequestsOf(String peer, RuntimeException cause) {
+        metrics.peersLost.incrementAndGet();
+        int raw = cause instanceof NixlException ne ? ne.rawStatus() : 0;
+        int n = 0;
+        Op next;
+        for (Op op = activeHead; op != null; op = next) {
+            next = op.nextActive;
+            if (op.peer.equals(peer)) {
+                finish(op, TransferOutcome.Status.FAILED, "peer " + peer + " is unreachable (" + cause.getMessage() + ")", raw, cause);
+                n++;
+            }
+        }
+        LOG.warning("kvx " + name + ": peer " + peer + " is unreachable; its " + n + " request(s) here ended FAILED: " + cause.getMessage());
+    }
+
+    /**
      * Loads a disconnected peer's metadata again, from the copy it sent when it connected: the
      * disconnect closed the old connection and whatever was in flight on it, and a peer that is alive
      * (it only lost a notice) is served again on a fresh one. A peer that is dead fails its next
@@ -922,7 +980,7 @@ public final class CacheTransceiver implements AutoCloseable {
 
     private void send(String peer, WireMessage m) {
         // connection set-up is not request handling: faults are injected into the request protocol only
-        if (!(m instanceof WireMessage.PeerMetadata) && config.faults().dropOutgoing(m)) {
+        if (!(m instanceof WireMessage.PeerMetadata) && !(m instanceof WireMessage.Ping) && config.faults().dropOutgoing(m)) {
             metrics.droppedByFault.incrementAndGet();
             return;
         }
@@ -993,6 +1051,7 @@ public final class CacheTransceiver implements AutoCloseable {
         final AtomicLong droppedByFault = new AtomicLong();
         final AtomicLong peersInvalidated = new AtomicLong();
         final AtomicLong peersReconnected = new AtomicLong();
+        final AtomicLong peersLost = new AtomicLong();
         final AtomicLong ticks = new AtomicLong();
         final AtomicLong maxLatenessNanos = new AtomicLong();
         final AtomicLong completedLatencyNanos = new AtomicLong();
@@ -1013,7 +1072,7 @@ public final class CacheTransceiver implements AutoCloseable {
         public Snapshot snapshot() {
             return new Snapshot(submitted.get(), completed.get(), timedOut.get(), cancelled.get(), failed.get(),
                     requestErrors.get(), engineErrors.get(), malformedMessages.get(), staleMessages.get(),
-                    droppedByFault.get(), peersInvalidated.get(), peersReconnected.get(), sendSlots.inUse(), recvSlots.inUse(), pool.freeBlocks(),
+                    droppedByFault.get(), peersInvalidated.get(), peersReconnected.get(), peersLost.get(), sendSlots.inUse(), recvSlots.inUse(), pool.freeBlocks(),
                     pool.allocatedBlocks(), pool.quarantinedBlocks(), ticks.get(), maxLatenessNanos.get(),
                     completedLatencyNanos.get(), completedBytes.get());
         }
@@ -1034,6 +1093,7 @@ public final class CacheTransceiver implements AutoCloseable {
      * @param droppedByFault messages dropped by fault injection
      * @param peersInvalidated peers disconnected because they never released quarantined memory
      * @param peersReconnected disconnected peers connected again from their metadata copy
+     * @param peersLost times a peer with requests in flight was found unreachable (its requests failed)
      * @param sendSlotsInUse send staging slots held now
      * @param recvSlotsInUse receive staging slots held now
      * @param freeBlocks free KV blocks now
@@ -1046,7 +1106,7 @@ public final class CacheTransceiver implements AutoCloseable {
      */
     public record Snapshot(long submitted, long completed, long timedOut, long cancelled, long failed, long requestErrors,
                            long engineErrors, long malformedMessages, long staleMessages, long droppedByFault,
-                           long peersInvalidated, long peersReconnected, int sendSlotsInUse, int recvSlotsInUse, int freeBlocks, int allocatedBlocks,
+                           long peersInvalidated, long peersReconnected, long peersLost, int sendSlotsInUse, int recvSlotsInUse, int freeBlocks, int allocatedBlocks,
                            int quarantinedBlocks, long ticks, long maxLatenessNanos, long completedLatencyNanos,
                            long completedBytes) {
         /** Outcomes delivered so far. */

@@ -23,6 +23,7 @@ public final class WireCodec {
     private static final byte T_ABORT = 3;
     private static final byte T_RELEASED = 4;
     private static final byte T_PEER_METADATA = 5;
+    private static final byte T_PING = 6;
     /** The largest agent metadata a PeerMetadata message may carry. */
     public static final int MAX_METADATA = 1 << 20;
 
@@ -52,6 +53,10 @@ public final class WireCodec {
             case WireMessage.PeerMetadata p -> {
                 type = T_PEER_METADATA;
                 payload = 1 + p.metadata().length;
+            }
+            case WireMessage.Ping p -> {
+                type = T_PING;
+                payload = 0;
             }
         }
         ByteBuffer b = ByteBuffer.allocate(HEADER + payload).order(ByteOrder.LITTLE_ENDIAN);
@@ -133,6 +138,12 @@ public final class WireCodec {
                     yield new WireMessage.Abort(id, epoch, b.getInt());
                 }
                 case T_RELEASED -> empty(b, new WireMessage.Released(id, epoch));
+                case T_PING -> {
+                    if (id != 0 || epoch != 0) {
+                        throw new MalformedMessageException("ping with id " + id + ", epoch " + epoch + " (both must be 0)");
+                    }
+                    yield empty(b, new WireMessage.Ping());
+                }
                 case T_PEER_METADATA -> {
                     byte wantsReply = b.get();
                     if (id != 0 || epoch != 0 || (wantsReply != 0 && wantsReply != 1) || payload < 2 || payload - 1 > MAX_METADATA) {

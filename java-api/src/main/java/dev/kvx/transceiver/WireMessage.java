@@ -90,4 +90,22 @@ public sealed interface WireMessage {
             return "PeerMetadata[" + metadata.length + " B, wantsReply=" + wantsReply + "]";
         }
     }
+
+    /**
+     * Either way, every {@link CacheTransceiver#PEER_CHECK_INTERVAL} to each peer with requests in
+     * flight: a peer whose process died makes the send fail at once (UCX's peer error handling), so
+     * its requests end FAILED right away instead of TIMED_OUT at their deadline. Carries nothing; the
+     * receiver drops it. Belongs to no request: id and epoch are 0.
+     */
+    record Ping() implements WireMessage {
+        @Override
+        public long requestId() {
+            return 0;
+        }
+
+        @Override
+        public int epoch() {
+            return 0;
+        }
+    }
 }

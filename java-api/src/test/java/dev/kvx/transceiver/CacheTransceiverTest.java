@@ -413,6 +413,28 @@ class CacheTransceiverTest {
     }
 
     @Test
+    void aPeerThatGoesAwayFailsItsRequestsLongBeforeTheirDeadline() throws Exception {
+        // 30 s deadlines; the generation side's transceiver (and its NIXL agent) goes away mid-request.
+        CacheTransceiverConfig config = TransceiverPair.quick(Duration.ofSeconds(30));
+        try (TransceiverPair p = new TransceiverPair(config)) {
+            LlmRequest waiting = p.ctx.createRequest(950, 2); // waits for request info that will never come
+            long t0 = System.nanoTime();
+            var outcome = p.ctx.send(waiting, p.gen.name()).toCompletableFuture();
+            awaitPhase(waiting, TransferPhase.WAITING_FOR_REQUEST_INFO);
+            p.gen.close();
+            TransferOutcome o = outcome.get(20, java.util.concurrent.TimeUnit.SECONDS);
+            long tookMs = (System.nanoTime() - t0) / 1_000_000;
+            assertEquals(Status.FAILED, o.status(), o.toString());
+            assertTrue(o.detail().contains("unreachable"), o.detail());
+            assertEquals(TransferPhase.WAITING_FOR_REQUEST_INFO, o.phase());
+            assertTrue(tookMs < 15_000, "ended by the peer check, not by the 30 s deadline (took " + tookMs + " ms)");
+            assertEquals(1, p.ctx.metrics().snapshot().peersLost());
+            waiting.close();
+            assertTrue(eventually(() -> p.ctxPool.freeBlocks() == p.ctxPool.capacity()), p.describe());
+        }
+    }
+
+    @Test
     void aDuplicateRequestIdFailsOnlyTheDuplicateAndTheLiveRequestStillCompletes() throws Exception {
         try (TransceiverPair p = new TransceiverPair(TransceiverPair.quick(Duration.ofSeconds(20)))) {
             LlmRequest live = p.gen.createRequest(900, 2);

@@ -15,7 +15,8 @@ class WireCodecFuzzTest {
             new WireMessage.Abort(-1, Integer.MAX_VALUE, 2),
             new WireMessage.Released(9, 3),
             new WireMessage.PeerMetadata(new byte[] {1, 2, 3, 4, 5, 6, 7, 8, 9}, true),
-            new WireMessage.PeerMetadata(new byte[] {42}, false));
+            new WireMessage.PeerMetadata(new byte[] {42}, false),
+            new WireMessage.Ping());
 
     @Test
     void everyMessageRoundTrips() {

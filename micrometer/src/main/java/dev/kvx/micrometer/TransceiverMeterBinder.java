@@ -36,6 +36,8 @@ import java.util.function.ToDoubleFunction;
  *     <td>wire messages dropped</td></tr>
  * <tr><td>{@code kvx.transceiver.peers.disconnected} / {@code .reconnected}</td><td>counter</td><td></td>
  *     <td>peers disconnected for memory safety, and connected again</td></tr>
+ * <tr><td>{@code kvx.transceiver.peers.lost}</td><td>counter</td><td></td>
+ *     <td>peers found unreachable while requests with them were in flight (those requests failed)</td></tr>
  * <tr><td>{@code kvx.transceiver.deadline.lateness.max}</td><td>gauge (seconds)</td><td></td>
  *     <td>the largest time between a deadline and its TIMED_OUT outcome</td></tr>
  * </table>
@@ -115,6 +117,8 @@ public final class TransceiverMeterBinder implements MeterBinder {
                 t -> of(t, CacheTransceiver.Snapshot::peersInvalidated));
         counter(r, "kvx.transceiver.peers.reconnected", "disconnected peers connected again", null, null,
                 t -> of(t, CacheTransceiver.Snapshot::peersReconnected));
+        counter(r, "kvx.transceiver.peers.lost", "peers found unreachable with requests in flight (those requests failed)", null, null,
+                t -> of(t, CacheTransceiver.Snapshot::peersLost));
         Gauge.builder("kvx.transceiver.deadline.lateness.max", transceiver, t -> t.metrics().snapshot().maxLatenessNanos() / 1e9)
                 .description("largest time between a deadline and its TIMED_OUT outcome").baseUnit("seconds").tags(tags).register(r);
     }

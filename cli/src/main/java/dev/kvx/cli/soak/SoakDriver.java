@@ -41,6 +41,7 @@ public final class SoakDriver {
         final Phase phase;
         final long submitNanos;
         volatile Out ctx;
+        volatile long ctxAtNanos; // when the context side's outcome reached the driver
         volatile Out gen;
 
         Req(long id, int blocks, Phase phase) {
@@ -170,6 +171,7 @@ public final class SoakDriver {
     private volatile Worker ctx;
     private volatile Worker gen;
     private volatile Phase phase = Phase.WARMUP;
+    private volatile long killNanos;
     private final long t0 = System.nanoTime();
     private int generation = 1;
 
@@ -221,6 +223,7 @@ public final class SoakDriver {
             return;
         }
         if (w == ctx) {
+            r.ctxAtNanos = System.nanoTime();
             r.ctx = outcome;
             if (outcome.status().equals("REJECTED")) {
                 gen.send("CANCEL " + id); // the front end withdraws the other half
@@ -325,7 +328,7 @@ public final class SoakDriver {
             progress.interrupt();
         }
         SoakReport report = new SoakReport(o, List.copyOf(requests.values()), phaseWindow, List.copyOf(timeline), List.copyOf(events),
-                ctx.byeLine, gen.byeLine, t0);
+                ctx.byeLine, gen.byeLine, t0, killNanos);
         return report.write(out);
     }
 
@@ -334,6 +337,7 @@ public final class SoakDriver {
         events.add(String.format(Locale.ROOT, "%.1f s: SIGKILL generation worker %s (pid %d)", elapsed(), dead.name, dead.process.pid()));
         out.printf(Locale.ROOT, "%n!! %.1f s: killing generation worker %s (SIGKILL)%n", elapsed(), dead.name);
         dead.killed = true;
+        killNanos = System.nanoTime();
         dead.process.destroyForcibly();
         dead.process.waitFor(10, TimeUnit.SECONDS);
         for (Req r : requests.values()) {

@@ -27,9 +27,11 @@ final class SoakReport {
     private final String ctxBye;
     private final String genBye;
     private final long t0;
+    private final long killNanos;
 
     SoakReport(SoakOptions o, List<SoakDriver.Req> requests, Map<SoakDriver.Phase, long[]> windows, List<SoakDriver.Sample> timeline,
-               List<String> events, String ctxBye, String genBye, long t0) {
+               List<String> events, String ctxBye, String genBye, long t0, long killNanos) {
+        this.killNanos = killNanos;
         this.o = o;
         this.requests = requests;
         this.windows = windows;
@@ -107,6 +109,7 @@ final class SoakReport {
         // not invariants but what the engines did to stay whole: disconnects for safety, reconnects, caught exceptions
         invariants.put("peersInvalidated", field(ctxBye, "peersInvalidated") + field(genBye, "peersInvalidated"));
         invariants.put("peersReconnected", field(ctxBye, "peersReconnected") + field(genBye, "peersReconnected"));
+        invariants.put("peersLost", field(ctxBye, "peersLost") + field(genBye, "peersLost"));
         invariants.put("requestErrorsCaught", field(ctxBye, "requestErrors") + field(genBye, "requestErrors"));
         invariants.put("engineErrorsCaught", field(ctxBye, "engineErrors") + field(genBye, "engineErrors"));
         boolean ok = byeOk && noOutcome == 0 && corrupt == 0 && ctxMissing == 0 && genMissing == 0 && ctxLeakedBlocks == 0
@@ -127,15 +130,19 @@ final class SoakReport {
                 + " requests without an outcome: %d; probes %d/%d completed%n", ctxLeakedBlocks, genLeakedBlocks, noOutcome,
                 probes - probesFailed, probes);
         out.printf(Locale.ROOT, "engines: %d exception(s) inside request handling caught and turned into outcomes, %d outside;"
-                        + " %d peer disconnect(s) for memory safety, %d reconnect(s)%n", invariants.get("requestErrorsCaught"),
-                invariants.get("engineErrorsCaught"), invariants.get("peersInvalidated"), invariants.get("peersReconnected"));
+                        + " %d peer disconnect(s) for memory safety, %d reconnect(s); %d peer(s) found dead%n",
+                invariants.get("requestErrorsCaught"), invariants.get("engineErrorsCaught"), invariants.get("peersInvalidated"),
+                invariants.get("peersReconnected"), invariants.get("peersLost"));
         List<SoakDriver.Req> killed = requests.stream().filter(r -> r.outcome().equals("KILLED")).toList();
         if (!killed.isEmpty()) {
             Map<String, Long> ctxSide = new TreeMap<>();
             killed.forEach(r -> ctxSide.merge(r.ctx.status(), 1L, Long::sum));
             long worst = killed.stream().mapToLong(r -> r.ctx.latencyNanos()).max().orElse(0);
+            long afterKill = killed.stream().mapToLong(r -> Math.max(0, r.ctxAtNanos - killNanos)).max().orElse(0);
             String line = String.format(Locale.ROOT, "requests of the killed generation worker, as the context side ended them: %s;"
-                    + " slowest %.1f ms after submission (kvTransferTimeout %d ms)", ctxSide, worst / 1e6, o.timeoutMs);
+                    + " the last %.1f ms after the kill; slowest %.1f ms after submission (kvTransferTimeout %d ms)", ctxSide,
+                    afterKill / 1e6, worst / 1e6, o.timeoutMs);
+            invariants.put("killedContextLastMsAfterKill", Math.round(afterKill / 1e6));
             invariants.put("killedContextOutcomes", ctxSide.toString());
             invariants.put("killedContextSlowestMs", Math.round(worst / 1e6));
             out.println(line);

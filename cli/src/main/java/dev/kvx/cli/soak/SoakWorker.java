@@ -113,6 +113,7 @@ public final class SoakWorker {
                                     + " quarantined=" + pool.quarantinedBlocks() + " allocated=" + pool.allocatedBlocks()
                                     + " outcomes=" + s.outcomes() + " submitted=" + s.submitted()
                                     + " peersInvalidated=" + s.peersInvalidated() + " peersReconnected=" + s.peersReconnected()
+                                    + " peersLost=" + s.peersLost()
                                     + " requestErrors=" + s.requestErrors() + " engineErrors=" + s.engineErrors());
                         }
                         return;

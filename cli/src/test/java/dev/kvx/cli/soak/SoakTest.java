@@ -69,13 +69,19 @@ class SoakTest {
 
     @Test
     void killingTheGenerationWorkerMidBurstLeavesTheContextSideWholeAndTheNewWorkerServed(@TempDir Path dir) throws Exception {
-        Run r = soak(dir, "--burst", "6", "--kill-generation-at", "3", "--faults", "none");
+        // silent-gen keeps context requests waiting for request info at any moment, so the kill always
+        // finds some whose peer is gone (without it, every request in flight may already be written).
+        Run r = soak(dir, "--burst", "6", "--kill-generation-at", "3", "--faults", "silent-gen=0.3");
         assertInvariants(r);
         assertTrue(r.out().contains("SIGKILL generation worker"), r.out());
         JsonNode inv = r.report().get("invariants");
         assertTrue(r.report().get("phases").get(1).get("outcomes").get("KILLED").asLong() > 0, "the kill hit requests in flight: " + r.out());
         assertTrue(inv.has("killedContextOutcomes"), "requests of the dead peer were ended by the context side: " + inv);
         assertFalse(inv.get("killedContextOutcomes").asText().contains("NONE"), inv.toString());
+        // The context side's peer check finds the dead process: its requests end FAILED, not at their deadline.
+        assertTrue(inv.get("killedContextOutcomes").asText().contains("FAILED"), inv.toString());
+        assertTrue(inv.get("peersLost").asLong() >= 1, inv.toString());
+        assertTrue(inv.get("killedContextLastMsAfterKill").asLong() < 1500, "all ended before a deadline could: " + inv);
         // Their deadline is kvTransferTimeout after submission; the bound is generous (scheduling on a loaded
         // machine) but a transfer left to hang, as in the reference, would never come in under it.
         assertTrue(inv.get("killedContextSlowestMs").asLong() <= 2 * 1500, "context side ended them by their deadline: " + inv);
