@@ -6,13 +6,9 @@
 #     --machine-file <fetched>/bench/machine.txt --java none --command "ci/device-bench.sh"
 # turns them into the same report as jmh/run-benchmarks.sh.
 set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
+. "$(dirname "$0")/device-env.sh"
 out=${OUT:-$root/device-out}/bench; mkdir -p "$out"
-work=/tmp/kvx-device; rm -rf "$work"; mkdir -p "$work/native"
-tar -C "$work" -xzf "$root/.device/jre.tgz"
-tar -C "$work/native" -xzf "$root/.device/native.tgz"
-export NIXL_LOG_LEVEL=${NIXL_LOG_LEVEL:-ERROR}
-java=("$work/jre/bin/java" --enable-native-access=ALL-UNNAMED -Dkvx.native.dir="$work/native")
+java=("$java" "${opts[@]}")
 jar="$root/.device/bench/kvx-benchmarks.jar"
 { lscpu | grep -E "^Model name" | sed 's/Model name: *//'; nproc; uname -r; "$work/jre/bin/java" -version 2>&1 | head -1
   nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1; } > "$out/machine.txt"

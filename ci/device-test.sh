@@ -3,15 +3,8 @@
 # (made by ci/device-pack.sh). Writes results under $OUT: device-results.txt (summary, doctor, demos)
 # and junit.xml. Exit status: the JUnit run's.
 set -uo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
+. "$(dirname "$0")/device-env.sh"
 out=${OUT:-$root/device-out}; mkdir -p "$out"
-work=/tmp/kvx-device; rm -rf "$work"; mkdir -p "$work/native"
-tar -C "$work" -xzf "$root/.device/jre.tgz"
-tar -C "$work/native" -xzf "$root/.device/native.tgz"
-java="$work/jre/bin/java"
-cp=$(ls "$root"/.device/lib/kvx-*.jar | tr '\n' ':')
-opts=(--enable-native-access=ALL-UNNAMED -Dkvx.native.dir="$work/native")
-export NIXL_LOG_LEVEL=${NIXL_LOG_LEVEL:-ERROR}
 res="$out/device-results.txt"
 {
   echo "== machine"; nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1
@@ -28,7 +21,6 @@ res="$out/device-results.txt"
 } > "$res" 2>&1
 echo "== JUnit (all java-api tests, gpu tag included)" >> "$res"
 # A flat class path (not the launcher's --class-path) so the two-process test can start its child JVM.
-junit=$(ls "$root"/.device/lib/junit-platform-console-standalone-*.jar)
 "$java" "${opts[@]}" -cp "$cp$junit" org.junit.platform.console.ConsoleLauncher execute \
   --scan-class-path "$root/.device/lib/kvx-api-tests.jar" --reports-dir "$out/junit" \
   --details=tree --disable-banner --disable-ansi-colors >> "$res" 2>&1

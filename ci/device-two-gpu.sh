@@ -13,16 +13,8 @@
 #   5. the UCX transports NIXL chose for GPU 0 -> GPU 1 (UCX_LOG_LEVEL=info on one sweep).
 # Exit status: non-zero if any step failed.
 set -uo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
+. "$(dirname "$0")/device-env.sh"
 out=${OUT:-$root/device-out}; mkdir -p "$out"
-work=/tmp/kvx-device2; rm -rf "$work"; mkdir -p "$work/native"
-tar -C "$work" -xzf "$root/.device/jre.tgz"
-tar -C "$work/native" -xzf "$root/.device/native.tgz"
-java="$work/jre/bin/java"
-cp=$(ls "$root"/.device/lib/kvx-*.jar | tr '\n' ':')
-junit=$(ls "$root"/.device/lib/junit-platform-console-standalone-*.jar)
-opts=(--enable-native-access=ALL-UNNAMED -Dkvx.native.dir="$work/native")
-export NIXL_LOG_LEVEL=${NIXL_LOG_LEVEL:-ERROR}
 res="$out/two-gpu-results.txt"
 fail=0
 {

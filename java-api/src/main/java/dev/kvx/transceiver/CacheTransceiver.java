@@ -980,7 +980,7 @@ public final class CacheTransceiver implements AutoCloseable {
 
     private void send(String peer, WireMessage m) {
         // connection set-up is not request handling: faults are injected into the request protocol only
-        if (!(m instanceof WireMessage.PeerMetadata) && !(m instanceof WireMessage.Ping) && config.faults().dropOutgoing(m)) {
+        if (!(m instanceof WireMessage.ConnectionMessage) && config.faults().dropOutgoing(m)) {
             metrics.droppedByFault.incrementAndGet();
             return;
         }

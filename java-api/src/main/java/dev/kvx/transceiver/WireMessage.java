@@ -54,7 +54,7 @@ public sealed interface WireMessage {
      * @param metadata the sender's agent metadata, as {@code nixl_capi_get_local_md} returns it
      * @param wantsReply whether the receiver should answer with its own metadata
      */
-    record PeerMetadata(byte[] metadata, boolean wantsReply) implements WireMessage {
+    record PeerMetadata(byte[] metadata, boolean wantsReply) implements ConnectionMessage {
         /** Copies the bytes. */
         public PeerMetadata {
             metadata = metadata.clone();
@@ -63,16 +63,6 @@ public sealed interface WireMessage {
         @Override
         public byte[] metadata() {
             return metadata.clone();
-        }
-
-        @Override
-        public long requestId() {
-            return 0;
-        }
-
-        @Override
-        public int epoch() {
-            return 0;
         }
 
         @Override
@@ -97,14 +87,17 @@ public sealed interface WireMessage {
      * its requests end FAILED right away instead of TIMED_OUT at their deadline. Carries nothing; the
      * receiver drops it. Belongs to no request: id and epoch are 0.
      */
-    record Ping() implements WireMessage {
+    record Ping() implements ConnectionMessage {}
+
+    /** A message about the connection, not a request: id and epoch are 0; faults are never injected into it. */
+    sealed interface ConnectionMessage extends WireMessage permits PeerMetadata, Ping {
         @Override
-        public long requestId() {
+        default long requestId() {
             return 0;
         }
 
         @Override
-        public int epoch() {
+        default int epoch() {
             return 0;
         }
     }
