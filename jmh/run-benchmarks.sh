@@ -38,6 +38,22 @@ echo "== C baseline (${secs} s per figure)" >&2
 KVX_BENCH_SECONDS=$secs "$res/nixl_baseline" 64 > "$res/c.tsv"
 cat "$res/c.tsv" >&2
 
+echo "== NIXL's Python API (nixl-cu13 and numpy wheels, unpacked into jmh/target/bench/py)" >&2
+nixl_version=$(sed -n 's/^NIXL_VERSION=//p' "$root/ci/provision-native.sh")
+py="$res/py"
+if [[ ! -d "$py/nixl_cu13" ]]; then
+  rm -rf "$py" "$res/py-wheels"
+  if python3 -m pip download --no-deps -q "nixl-cu13==$nixl_version" "numpy==2.2.6" -d "$res/py-wheels" >&2; then
+    mkdir -p "$py"; for w in "$res"/py-wheels/*.whl; do unzip -q -o "$w" -d "$py"; done
+  fi
+fi
+if [[ -d "$py/nixl_cu13" ]] && KVX_BENCH_SECONDS=$secs PYTHONPATH="$py" python3 "$root/jmh/python/nixl_python_baseline.py" > "$res/py.tsv"; then
+  cat "$res/py.tsv" >&2
+else
+  echo "run-benchmarks: NIXL's Python API could not be run here (no wheel for $(python3 --version 2>&1)?); its row stays empty" >&2
+  : > "$res/py.tsv"
+fi
+
 echo "== JMH: NIXL through kvx, with the gc profiler" >&2
 "${java[@]}" -jar "$jar" 'dev.kvx.nixl.NixlVsCBenchmark' -wi $wi -i $i -w 1 -r 1 -f 1 -prof gc \
   -rf json -rff "$res/jmh.json" >&2
