@@ -60,6 +60,7 @@ public sealed interface WireMessage {
             metadata = metadata.clone();
         }
 
+        /** A copy of the metadata bytes (the record's own stay unchanged). */
         @Override
         public byte[] metadata() {
             return metadata.clone();
