@@ -11,7 +11,7 @@ out=${OUT:-$root/device-out}/bench; mkdir -p "$out"
 java=("$java" "${opts[@]}")
 jar="$root/.device/bench/kvx-benchmarks.jar"
 { lscpu | grep -E "^Model name" | sed 's/Model name: *//'; nproc; uname -r; "$work/jre/bin/java" -version 2>&1 | head -1
-  nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1; } > "$out/machine.txt"
+  { nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null || echo "no GPU"; } | head -1; } > "$out/machine.txt"
 echo "== C baseline" >&2
 LD_LIBRARY_PATH="$work/native/nixl/.nixl_cu13.mesonpy.libs" KVX_BENCH_SECONDS=2 "$root/.device/bench/nixl_baseline" 64 > "$out/c.tsv"
 echo "== JMH" >&2
