@@ -8,15 +8,19 @@ import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
 
 /**
- * The two libc functions kvx needs beside the generated bindings: {@code free} (NIXL hands out
- * malloc'd metadata blobs, agent names and notification copies, and has no free function of its
- * own) and {@code setenv} (NIXL and UCX read some settings from the environment at load time).
+ * The libc functions kvx needs beside the generated bindings: {@code free} (NIXL hands out malloc'd
+ * metadata blobs, agent names and notification copies, and has no free function of its own),
+ * {@code calloc} (request records, freed explicitly when their last owner lets go) and {@code setenv}
+ * (NIXL and UCX read some settings from the environment at load time).
  */
 public final class Libc {
     private static final Linker LINKER = Linker.nativeLinker();
     private static final MethodHandle FREE = LINKER.downcallHandle(
             LINKER.defaultLookup().find("free").orElseThrow(),
             FunctionDescriptor.ofVoid(ValueLayout.ADDRESS));
+    private static final MethodHandle CALLOC = LINKER.downcallHandle(
+            LINKER.defaultLookup().find("calloc").orElseThrow(),
+            FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG));
     private static final MethodHandle SETENV = LINKER.downcallHandle(
             LINKER.defaultLookup().find("setenv").orElseThrow(),
             FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
@@ -33,6 +37,25 @@ public final class Libc {
         } catch (Throwable t) {
             throw new AssertionError("libc free failed", t);
         }
+    }
+
+    /**
+     * Allocates {@code bytes} zeroed bytes with calloc; the caller frees them with {@link #free}. The
+     * segment has the global scope: the caller guarantees that nothing reads it after the free.
+     *
+     * @throws OutOfMemoryError if calloc returns NULL
+     */
+    public static MemorySegment calloc(long bytes) {
+        MemorySegment p;
+        try {
+            p = (MemorySegment) CALLOC.invokeExact(1L, bytes);
+        } catch (Throwable t) {
+            throw new AssertionError("libc calloc failed", t);
+        }
+        if (p.equals(MemorySegment.NULL)) {
+            throw new OutOfMemoryError("calloc of " + bytes + " B failed");
+        }
+        return p.reinterpret(bytes);
     }
 
     /** Sets a process environment variable (visible to native code, not to {@link System#getenv}). */

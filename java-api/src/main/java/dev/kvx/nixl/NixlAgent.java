@@ -23,12 +23,12 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.locks.LockSupport;
-import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * A NIXL agent: the unit that owns backends, registered memory, peers' metadata, transfer requests
- * and incoming notifications. Thread-safe: every native call on an agent runs under the agent's lock
- * (NIXL's own locking is off by default), so NIXL never sees two threads on one agent.
+ * and incoming notifications. A shared agent ({@link #create}) is thread-safe: every native call runs
+ * under the agent's lock (NIXL's own locking is off by default), so NIXL never sees two threads on one
+ * agent. A confined agent ({@link #createConfined}) belongs to one thread and takes no lock.
  *
  * <p>Ownership: the agent owns everything created through it. {@link #close()} releases, in NIXL's
  * required order, open transfers, registrations, the notification map, backend wrappers and the agent
@@ -43,7 +43,7 @@ public final class NixlAgent implements AutoCloseable {
      * binds them like every other call; the benchmark suite runs both ways to show the difference.
      */
     static final boolean CRITICAL_CALLS = Boolean.parseBoolean(System.getProperty("kvx.nixl.criticalCalls", "true"));
-    private final ReentrantLock lock = new ReentrantLock();
+    private final AgentGuard lock;
     private final Arena arena = Arena.ofShared(); // lives exactly as long as the native agent
     private final MemorySegment nameC;
     private final MemorySegment scratchPtr; // out-parameters of calls made under the lock
@@ -55,14 +55,16 @@ public final class NixlAgent implements AutoCloseable {
     private final Map<String, Backend> backends = new LinkedHashMap<>();
     private final Set<Registration> registrations = Collections.newSetFromMap(new IdentityHashMap<>());
     private final Set<Transfer> transfers = Collections.newSetFromMap(new IdentityHashMap<>());
+    private final Set<PreparedDescriptors> prepared = Collections.newSetFromMap(new IdentityHashMap<>());
     private final Set<String> remotes = new LinkedHashSet<>();
     private long transfersCreated;
     private long transfersReleased;
     private long releaseRefusals;
 
-    private NixlAgent(String name, AgentConfig config) {
+    private NixlAgent(String name, AgentConfig config, AgentGuard guard) {
         this.name = name;
         this.config = config;
+        this.lock = guard;
         this.nameC = arena.allocateFrom(name);
         this.scratchPtr = arena.allocate(C_POINTER);
         this.scratchPtr2 = arena.allocate(C_POINTER);
@@ -78,13 +80,27 @@ public final class NixlAgent implements AutoCloseable {
      * @param config see {@link AgentConfig#defaults()}
      */
     public static NixlAgent create(String name, AgentConfig config) {
+        return create(name, config, new AgentGuard.Locking());
+    }
+
+    /**
+     * Creates an agent <b>confined</b> to the calling thread: only that thread (or the one it is later
+     * handed to with {@link #confineTo(Thread)}) may call it, and no call takes a lock. A call from
+     * another thread throws {@link IllegalStateException}. The transceiver's progress engine owns its
+     * agent this way.
+     */
+    public static NixlAgent createConfined(String name, AgentConfig config) {
+        return create(name, config, new AgentGuard.Confined(name, Thread.currentThread()));
+    }
+
+    private static NixlAgent create(String name, AgentConfig config, AgentGuard guard) {
         Objects.requireNonNull(name, "name");
         Objects.requireNonNull(config, "config");
         if (name.isBlank()) {
             throw new IllegalArgumentException("agent name must not be blank");
         }
         NativeLibraries.loadNixl();
-        NixlAgent agent = new NixlAgent(name, config);
+        NixlAgent agent = new NixlAgent(name, config, guard);
         try (Arena tmp = Arena.ofConfined()) {
             MemorySegment cfg = nixl_capi_agent_config_s.allocate(tmp);
             nixl_capi_agent_config_s.enable_prog_thread(cfg, config.progressThread());
@@ -627,6 +643,119 @@ public final class NixlAgent implements AutoCloseable {
         }
     }
 
+    /**
+     * Prepares a descriptor list once, for many transfers ({@code nixl_capi_prep_xfer_dlist}): pass it
+     * to {@link #makeTransfer} with the indices of the descriptors each transfer moves.
+     *
+     * @param remoteAgent null for this agent's own (local) memory, or a peer's name for its memory (its
+     *        metadata must be loaded)
+     * @param kind memory kind of every descriptor
+     * @param descs the descriptors, in index order
+     * @throws NixlException if NIXL refuses (unregistered memory, unknown peer)
+     */
+    public PreparedDescriptors prepare(String remoteAgent, MemoryKind kind, List<MemoryDescriptor> descs) {
+        Objects.requireNonNull(kind, "kind");
+        if (descs.isEmpty()) {
+            throw new IllegalArgumentException("a prepared list needs at least one descriptor");
+        }
+        lock.lock();
+        try (Arena tmp = Arena.ofConfined()) {
+            MemorySegment h = live();
+            MemorySegment list = xferList(tmp, kind, descs);
+            try {
+                String who = remoteAgent == null ? "" : remoteAgent;
+                int rc = nixl_capi_prep_xfer_dlist(h, tmp.allocateFrom(who), list, scratchPtr, MemorySegment.NULL);
+                Status.ok(rc, "nixl_capi_prep_xfer_dlist", () -> descs.size() + " " + kind + " descriptor(s) of "
+                        + (remoteAgent == null ? "agent '" + name + "' (local)" : "peer '" + remoteAgent + "'")
+                        + "; registered, and the peer's metadata loaded?");
+                PreparedDescriptors p = new PreparedDescriptors(this, remoteAgent, kind, descs, scratchPtr.get(C_POINTER, 0));
+                prepared.add(p);
+                return p;
+            } finally {
+                nixl_capi_destroy_xfer_dlist(list);
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Makes a transfer from two prepared lists ({@code nixl_capi_make_xfer_req}): descriptor
+     * {@code localIndices[i]} of {@code local} moves to/from {@code remoteIndices[i]} of {@code remote},
+     * for {@code i < count}. Cheaper than {@link #createTransfer} when the same memory is moved often.
+     *
+     * @param notification message delivered to the peer after the data, or null
+     * @throws NixlException if NIXL refuses (an index out of range, a released list, an unknown peer)
+     */
+    public Transfer makeTransfer(TransferOp op, PreparedDescriptors local, int[] localIndices, PreparedDescriptors remote,
+                                 int[] remoteIndices, int count, byte[] notification) {
+        Objects.requireNonNull(op, "op");
+        if (count <= 0 || count > localIndices.length || count > remoteIndices.length) {
+            throw new IllegalArgumentException("count " + count + " must be 1.." + Math.min(localIndices.length, remoteIndices.length));
+        }
+        if (local.agent != this || remote.agent != this) {
+            throw new IllegalArgumentException("prepared lists belong to another agent");
+        }
+        if (local.remoteAgent() != null) {
+            throw new IllegalArgumentException("the local list must be prepared for this agent's own memory (remoteAgent null)");
+        }
+        long bytes = 0;
+        for (int i = 0; i < count; i++) {
+            bytes += local.length(localIndices[i]);
+            if (local.length(localIndices[i]) != remote.length(remoteIndices[i])) {
+                throw new IllegalArgumentException("descriptor pair " + i + " lengths differ: local " + local.length(localIndices[i])
+                        + " vs remote " + remote.length(remoteIndices[i]));
+            }
+        }
+        final long total = bytes;
+        lock.lock();
+        try (Arena tmp = Arena.ofConfined()) {
+            MemorySegment h = live();
+            MemorySegment lh = local.live();
+            MemorySegment rh = remote.live();
+            MemorySegment li = tmp.allocateFrom(ValueLayout.JAVA_INT, java.util.Arrays.copyOf(localIndices, count));
+            MemorySegment ri = tmp.allocateFrom(ValueLayout.JAVA_INT, java.util.Arrays.copyOf(remoteIndices, count));
+            MemorySegment opt = MemorySegment.NULL;
+            try {
+                if (notification != null) {
+                    Status.ok(nixl_capi_create_opt_args(scratchPtr), "nixl_capi_create_opt_args");
+                    opt = scratchPtr.get(C_POINTER, 0);
+                    MemorySegment msg = tmp.allocateFrom(ValueLayout.JAVA_BYTE, notification);
+                    Status.ok(nixl_capi_opt_args_set_notif_msg(opt, msg, notification.length), "nixl_capi_opt_args_set_notif_msg");
+                    Status.ok(nixl_capi_opt_args_set_has_notif(opt, true), "nixl_capi_opt_args_set_has_notif");
+                }
+                int rc = nixl_capi_make_xfer_req(h, op.code(), lh, li, count, rh, ri, count, scratchPtr, opt);
+                Status.ok(rc, "nixl_capi_make_xfer_req", () -> op + " of " + count + " prepared descriptor(s), " + total
+                        + " B, agent '" + name + "' -> '" + remote.remoteAgent() + "'");
+                Transfer t = new Transfer(this, op, remote.remoteAgent(), count, total, scratchPtr.get(C_POINTER, 0));
+                transfers.add(t);
+                transfersCreated++;
+                return t;
+            } finally {
+                if (!opt.equals(MemorySegment.NULL)) {
+                    nixl_capi_destroy_opt_args(opt);
+                }
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    void releasePrepared(PreparedDescriptors p) {
+        lock.lock();
+        try {
+            if (p.handle == null || handle == null) {
+                return;
+            }
+            MemorySegment ph = p.handle;
+            p.handle = null;
+            prepared.remove(p);
+            Status.ok(nixl_capi_release_xfer_dlist_handle(handle, ph), "nixl_capi_release_xfer_dlist_handle", p::toString);
+        } finally {
+            lock.unlock();
+        }
+    }
+
     private MemorySegment xferList(Arena tmp, MemoryKind kind, List<MemoryDescriptor> descs) {
         MemorySegment out = tmp.allocate(C_POINTER);
         Status.ok(nixl_capi_create_xfer_dlist(kind.nixlCode(), out), "nixl_capi_create_xfer_dlist");
@@ -734,6 +863,81 @@ public final class NixlAgent implements AutoCloseable {
         }
     }
 
+    /** Receives notifications from {@link #pollNotifications(long, NotificationHandler)}. */
+    public interface NotificationHandler {
+        /** One notification, copied onto the heap. */
+        void message(String sender, byte[] bytes);
+
+        /** One notification longer than the cap: not copied, only reported. */
+        void oversized(String sender, long length);
+    }
+
+    /**
+     * Takes every notification that arrived so far (also drives progress) and hands each to
+     * {@code handler}: those up to {@code maxBytes} copied, longer ones only reported by length, never
+     * copied onto the heap. An exception from the handler does not stop the others: every notification
+     * is handed over before the first exception is rethrown (the rest suppressed in it). Never blocks.
+     *
+     * @return the number of notifications taken
+     */
+    public int pollNotifications(long maxBytes, NotificationHandler handler) {
+        Objects.requireNonNull(handler, "handler");
+        RuntimeException failure = null;
+        int count = 0;
+        lock.lock();
+        try {
+            MemorySegment h = live();
+            int rc = CRITICAL_CALLS ? CriticalCalls.getNotifs(h, notifMap, MemorySegment.NULL)
+                    : nixl_capi_get_notifs(h, notifMap, MemorySegment.NULL);
+            if (rc != 0) {
+                Status.ok(rc, "nixl_capi_get_notifs", () -> "agent '" + name + "'");
+            }
+            Status.ok(CRITICAL_CALLS ? CriticalCalls.notifMapSize(notifMap, scratchSize) : nixl_capi_notif_map_size(notifMap, scratchSize),
+                    "nixl_capi_notif_map_size");
+            long senders = scratchSize.get(ValueLayout.JAVA_LONG, 0);
+            if (senders == 0) {
+                return 0;
+            }
+            try {
+                for (long i = 0; i < senders; i++) {
+                    Status.ok(nixl_capi_notif_map_get_agent_at(notifMap, i, scratchPtr), "nixl_capi_notif_map_get_agent_at");
+                    MemorySegment senderC = scratchPtr.get(C_POINTER, 0);
+                    String sender = NativeLibraries.string(senderC);
+                    Status.ok(nixl_capi_notif_map_get_notifs_size(notifMap, senderC, scratchSize), "nixl_capi_notif_map_get_notifs_size");
+                    long n = scratchSize.get(ValueLayout.JAVA_LONG, 0);
+                    for (long j = 0; j < n; j++) {
+                        Status.ok(nixl_capi_notif_map_get_notif(notifMap, senderC, j, scratchPtr2, scratchSize),
+                                "nixl_capi_notif_map_get_notif");
+                        long len = scratchSize.get(ValueLayout.JAVA_LONG, 0);
+                        count++;
+                        try {
+                            if (len > maxBytes) {
+                                handler.oversized(sender, len); // checked before any copy
+                            } else {
+                                MemorySegment data = scratchPtr2.get(C_POINTER, 0);
+                                handler.message(sender, len == 0 ? new byte[0] : data.reinterpret(len).toArray(ValueLayout.JAVA_BYTE));
+                            }
+                        } catch (RuntimeException e) {
+                            if (failure == null) {
+                                failure = e;
+                            } else {
+                                failure.addSuppressed(e);
+                            }
+                        }
+                    }
+                }
+            } finally {
+                nixl_capi_notif_map_clear(notifMap);
+            }
+        } finally {
+            lock.unlock();
+        }
+        if (failure != null) {
+            throw failure;
+        }
+        return count;
+    }
+
     /**
      * Polls for notifications until at least one arrived or the timeout passed.
      *
@@ -810,6 +1014,15 @@ public final class NixlAgent implements AutoCloseable {
                 }
             }
             transfers.clear();
+            for (PreparedDescriptors p : List.copyOf(prepared)) {
+                MemorySegment ph = p.handle;
+                p.handle = null;
+                int prc = nixl_capi_release_xfer_dlist_handle(handle, ph);
+                if (prc != 0) {
+                    problems.add(new NixlException("nixl_capi_release_xfer_dlist_handle", prc, p.toString()));
+                }
+            }
+            prepared.clear();
             for (Registration r : List.copyOf(registrations)) {
                 r.markClosed();
                 try {
@@ -845,6 +1058,23 @@ public final class NixlAgent implements AutoCloseable {
         } finally {
             lock.unlock();
         }
+    }
+
+    /**
+     * Hands a confined agent to another thread. The caller guarantees that no other thread is inside a
+     * call on this agent (the transceiver's caller-driven mode hands its agent to the thread that runs
+     * the engine's duty cycle). No effect on a shared agent.
+     */
+    public void confineTo(Thread thread) {
+        Objects.requireNonNull(thread, "thread");
+        if (lock instanceof AgentGuard.Confined c) {
+            c.confineTo(thread);
+        }
+    }
+
+    /** Whether this agent is confined to one thread ({@link #createConfined}). */
+    public boolean isConfined() {
+        return lock.isConfined();
     }
 
     void lock() {

@@ -1,12 +1,15 @@
 package dev.kvx.transceiver;
 
+import java.time.Duration;
 import java.util.Random;
 
 /** Switchable faults for the transceiver tests. */
 final class FaultsForTest implements FaultInjector {
-    volatile boolean dropRequestInfo;
-    volatile boolean withholdWrites;
+    volatile boolean dropAnnounce;
+    volatile boolean withholdTransfers;
     volatile boolean dropReleased;
+    volatile boolean dropAbort;
+    volatile Duration lateTransfer = Duration.ZERO;
     volatile long throwForRequest = Long.MIN_VALUE;
     volatile long throwErrorForRequest = Long.MIN_VALUE;
     private long seed;
@@ -35,14 +38,18 @@ final class FaultsForTest implements FaultInjector {
     }
 
     @Override
-    public boolean dropOutgoing(WireMessage message) {
-        return (dropRequestInfo && message instanceof WireMessage.RequestInfo)
-                || (dropReleased && message instanceof WireMessage.Released)
-                || roll(message.requestId(), 2 + message.getClass().getSimpleName().length());
+    public boolean dropOutgoing(Message message, long requestId) {
+        return (dropAnnounce && message == Message.ANNOUNCE) || (dropReleased && message == Message.RELEASED)
+                || (dropAbort && message == Message.ABORT) || roll(requestId, 10 + message.ordinal());
     }
 
     @Override
-    public boolean withholdWrite(long requestId) {
-        return withholdWrites || roll(requestId, 3);
+    public boolean withholdTransfer(long requestId) {
+        return withholdTransfers || roll(requestId, 3);
+    }
+
+    @Override
+    public Duration lateTransfer(long requestId) {
+        return lateTransfer;
     }
 }

@@ -8,23 +8,38 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BooleanSupplier;
 
-/** A context and a generation transceiver in this JVM, over real NIXL (UCX), connected both ways. */
+/**
+ * A context and a generation transceiver in this JVM, over real NIXL (UCX), sharing a secret; the
+ * generation side connects to the context side (the context side admitted its metadata first).
+ */
 final class TransceiverPair implements AutoCloseable {
     static final KvCacheLayout LAYOUT = new KvCacheLayout(4, 2, 2, 64, 2); // 4 KiB blocks
+    static final Duration CONNECT = Duration.ofSeconds(20);
     private static final AtomicInteger SEQ = new AtomicInteger();
+    final SharedSecret secret = SharedSecret.generate();
     final CacheTransceiver ctx;
     final CacheTransceiver gen;
     final KvBlockPool ctxPool;
     final KvBlockPool genPool;
+    final ReferenceTransceiver ctxRef;
+    final ReferenceTransceiver genRef;
 
     TransceiverPair(CacheTransceiverConfig ctxConfig, CacheTransceiverConfig genConfig, int blocks) {
         int n = SEQ.incrementAndGet();
         ctxPool = pool(blocks, "ctx-pool");
         genPool = pool(blocks, "gen-pool");
-        ctx = CacheTransceiver.create("ctx-" + n, ctxConfig, ctxPool);
-        gen = CacheTransceiver.create("gen-" + n, genConfig, genPool);
-        ctx.connect(gen.localMetadata());
-        gen.connect(ctx.localMetadata());
+        ctx = CacheTransceiver.builder("ctx-" + n, ctxPool).config(ctxConfig).secret(secret).build();
+        gen = CacheTransceiver.builder("gen-" + n, genPool).config(genConfig).secret(secret).build();
+        connect(gen, ctx);
+        ctxRef = new ReferenceTransceiver(ctx, gen.name());
+        genRef = new ReferenceTransceiver(gen, ctx.name());
+    }
+
+    /** {@code initiator} connects to {@code acceptor}, which admits its metadata first. */
+    static void connect(CacheTransceiver initiator, CacheTransceiver acceptor) {
+        acceptor.admit(initiator.localMetadata(), CONNECT);
+        initiator.connect(acceptor.localMetadata(), CONNECT);
+        acceptor.awaitConnected(initiator.name(), CONNECT); // up once the initiator's Confirm arrived
     }
 
     /**
@@ -73,8 +88,8 @@ final class TransceiverPair implements AutoCloseable {
 
     /** Both sides idle with every slot and block free. */
     boolean allFree() {
-        CacheTransceiver.Snapshot c = ctx.metrics().snapshot();
-        CacheTransceiver.Snapshot g = gen.metrics().snapshot();
+        TransceiverMetrics.Snapshot c = ctx.metrics().snapshot();
+        TransceiverMetrics.Snapshot g = gen.metrics().snapshot();
         return c.sendSlotsInUse() == 0 && c.recvSlotsInUse() == 0 && g.sendSlotsInUse() == 0 && g.recvSlotsInUse() == 0
                 && c.freeBlocks() == ctxPool.capacity() && g.freeBlocks() == genPool.capacity();
     }

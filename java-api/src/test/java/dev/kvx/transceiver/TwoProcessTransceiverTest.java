@@ -78,26 +78,31 @@ class TwoProcessTransceiverTest {
     private void run(boolean vram, int requests) throws Exception {
         int concurrency = 8;
         int blocks = TwoProcessWorkload.BLOCKS_PER_REQUEST;
-        int genPort = freePort();
-        int ctxPort = freePort();
         String genName = "gen-proc-" + ProcessHandle.current().pid();
         String ctxName = "ctx-proc-" + ProcessHandle.current().pid();
         Path log = Files.createTempFile("kvx-ctx-worker", ".log");
+        Path secretFile = Files.createTempFile("kvx-secret", ".key", java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+                java.nio.file.attribute.PosixFilePermissions.fromString("rw-------")));
+        byte[] secretBytes = new byte[32];
+        new java.security.SecureRandom().nextBytes(secretBytes);
+        Files.writeString(secretFile, java.util.HexFormat.of().formatHex(secretBytes));
         try (KvBlockPool pool = TwoProcessWorkload.pool(vram, blocks * concurrency, "gen-pool");
-             CacheTransceiver gen = CacheTransceiver.createListening(genName,
-                     CacheTransceiverConfig.defaults().withKvTransferTimeout(Duration.ofSeconds(30)).withBufferCounts(concurrency, concurrency),
-                     pool, genPort)) {
+             CacheTransceiver gen = CacheTransceiver.builder(genName, pool).secret(SharedSecret.fromFile(secretFile))
+                     .config(CacheTransceiverConfig.defaults().withKvTransferTimeout(Duration.ofSeconds(30)).withBufferCounts(concurrency, concurrency))
+                     .listen(new java.net.InetSocketAddress("127.0.0.1", 0)).build()) {
+            int genPort = gen.controlAddress().getPort();
             List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                     "--enable-native-access=ALL-UNNAMED", "-Dkvx.native.dir=" + NativeLibraries.nativeDir(),
                     "-Dkvx.test.ctxDevice=" + Integer.getInteger("kvx.test.ctxDevice", 0),
                     "-cp", System.getProperty("java.class.path"), ContextWorkerMain.class.getName(),
-                    ctxName, String.valueOf(ctxPort), genName, String.valueOf(genPort), String.valueOf(requests),
+                    ctxName, String.valueOf(genPort), genName, String.valueOf(requests),
                     String.valueOf(concurrency), vram ? "vram" : "dram"));
             ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
+            pb.environment().put("KVX_SECRET_FILE", secretFile.toString());
             Process worker = pb.start();
             try {
                 long waitUntil = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-                while (!gen.knowsPeer(ctxName)) { // the worker sends us its metadata through our listener
+                while (!gen.isConnected(ctxName)) { // the worker connects through our control channel
                     assertTrue(worker.isAlive(), () -> "context worker died: " + read(log));
                     assertTrue(System.nanoTime() < waitUntil, () -> "no metadata from the context worker: " + read(log));
                     Thread.sleep(10);
@@ -153,6 +158,7 @@ class TwoProcessTransceiverTest {
             }
         } finally {
             Files.deleteIfExists(log);
+            Files.deleteIfExists(secretFile);
         }
     }
 

@@ -27,10 +27,10 @@ class VramTransceiverTest {
 
     private static CacheTransceiver[] pair(KvBlockPool ctxPool, KvBlockPool genPool, CacheTransceiverConfig ctxCfg,
                                            CacheTransceiverConfig genCfg, String tag) {
-        CacheTransceiver ctx = CacheTransceiver.create("vctx-" + tag, ctxCfg, ctxPool);
-        CacheTransceiver gen = CacheTransceiver.create("vgen-" + tag, genCfg, genPool);
-        ctx.connect(gen.localMetadata());
-        gen.connect(ctx.localMetadata());
+        SharedSecret secret = SharedSecret.generate();
+        CacheTransceiver ctx = CacheTransceiver.builder("vctx-" + tag, ctxPool).config(ctxCfg).secret(secret).build();
+        CacheTransceiver gen = CacheTransceiver.builder("vgen-" + tag, genPool).config(genCfg).secret(secret).build();
+        TransceiverPair.connect(gen, ctx);
         return new CacheTransceiver[] {ctx, gen};
     }
 
@@ -98,7 +98,7 @@ class VramTransceiverTest {
     @Test
     void vramReceiverTimesOutQuarantinesItsBlocksAndGetsThemBack() throws Exception {
         FaultsForTest lazyCtx = new FaultsForTest();
-        lazyCtx.withholdWrites = true;
+        lazyCtx.withholdTransfers = true;
         int capacity = 8;
         Duration shortTimeout = Duration.ofMillis(300);
         try (KvBlockPool ctxPool = KvBlockPool.ownedOver(TransceiverPair.LAYOUT, DeviceBuffer.allocate(0, TransceiverPair.LAYOUT.blockBytes() * capacity, "vctx"));

@@ -4,6 +4,7 @@ import dev.kvx.kv.KvBlockPool;
 import dev.kvx.kv.KvCacheLayout;
 import dev.kvx.transceiver.CacheTransceiver;
 import dev.kvx.transceiver.CacheTransceiverConfig;
+import dev.kvx.transceiver.SharedSecret;
 import dev.kvx.transceiver.LlmRequest;
 import dev.kvx.transceiver.TransferOutcome;
 import dev.kvx.transceiver.TransferPhase;
@@ -42,10 +43,12 @@ public final class EngineHarness {
             int n = ++seq;
             KvBlockPool cp = KvBlockPool.inHostMemory(TINY, blocks, "ctx");
             KvBlockPool gp = KvBlockPool.inHostMemory(TINY, blocks, "gen");
-            CacheTransceiver c = CacheTransceiver.create("h-ctx-" + n, config, cp);
-            CacheTransceiver g = CacheTransceiver.create("h-gen-" + n, config, gp);
-            c.connect(g.localMetadata());
-            g.connect(c.localMetadata());
+            SharedSecret secret = SharedSecret.generate();
+            CacheTransceiver c = CacheTransceiver.builder("h-ctx-" + n, cp).config(config).secret(secret).build();
+            CacheTransceiver g = CacheTransceiver.builder("h-gen-" + n, gp).config(config).secret(secret).build();
+            c.admit(g.localMetadata(), Duration.ofSeconds(10));
+            g.connect(c.localMetadata(), Duration.ofSeconds(10));
+            c.awaitConnected(g.name(), Duration.ofSeconds(10));
             return new Pair(cp, gp, c, g);
         }
 

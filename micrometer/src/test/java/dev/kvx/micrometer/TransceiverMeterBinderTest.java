@@ -7,6 +7,7 @@ import dev.kvx.kv.KvCacheLayout;
 import dev.kvx.transceiver.CacheTransceiver;
 import dev.kvx.transceiver.CacheTransceiverConfig;
 import dev.kvx.transceiver.LlmRequest;
+import dev.kvx.transceiver.SharedSecret;
 import dev.kvx.transceiver.TransferOutcome;
 import io.micrometer.core.instrument.FunctionTimer;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
@@ -18,16 +19,18 @@ import org.junit.jupiter.api.Test;
 /** The meters read a real transceiver pair's figures after real NIXL transfers. */
 class TransceiverMeterBinderTest {
     private static final KvCacheLayout LAYOUT = KvCacheLayout.small(4);
+    private static final SharedSecret SECRET = SharedSecret.generate();
 
     @Test
     void metersFollowARealTransferAndATimeout() throws Exception {
         CacheTransceiverConfig config = CacheTransceiverConfig.defaults().withKvTransferTimeout(Duration.ofMillis(400));
         try (KvBlockPool ctxPool = KvBlockPool.inHostMemory(LAYOUT, 16, "ctx-kv");
              KvBlockPool genPool = KvBlockPool.inHostMemory(LAYOUT, 16, "gen-kv");
-             CacheTransceiver ctx = CacheTransceiver.create("meter-ctx", config, ctxPool);
-             CacheTransceiver gen = CacheTransceiver.create("meter-gen", config, genPool)) {
-            ctx.connect(gen.localMetadata());
-            gen.connect(ctx.localMetadata());
+             CacheTransceiver ctx = CacheTransceiver.builder("meter-ctx", ctxPool).config(config).secret(SECRET).build();
+             CacheTransceiver gen = CacheTransceiver.builder("meter-gen", genPool).config(config).secret(SECRET).build()) {
+            ctx.admit(gen.localMetadata(), Duration.ofSeconds(10));
+            gen.connect(ctx.localMetadata(), Duration.ofSeconds(10));
+            ctx.awaitConnected(gen.name(), Duration.ofSeconds(10));
             SimpleMeterRegistry registry = new SimpleMeterRegistry();
             new TransceiverMeterBinder(ctx).bindTo(registry);
             new TransceiverMeterBinder(gen).bindTo(registry);
@@ -60,6 +63,9 @@ class TransceiverMeterBinderTest {
                 FunctionTimer t = registry.get("kvx.transceiver.transfer").tag("transceiver", side).functionTimer();
                 assertEquals(1, t.count(), side);
                 assertTrue(t.totalTime(TimeUnit.NANOSECONDS) > 0, side);
+                var timer = registry.get("kvx.transceiver.latency").tag("transceiver", side).timer();
+                assertEquals(1, timer.count(), side);
+                assertTrue(timer.takeSnapshot().percentileValues().length == 4, side);
                 assertEquals(3 * LAYOUT.blockBytes(), registry.get("kvx.transceiver.bytes").tag("transceiver", side)
                         .functionCounter().count(), side);
             }

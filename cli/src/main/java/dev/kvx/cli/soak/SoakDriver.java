@@ -110,6 +110,7 @@ public final class SoakDriver {
             // the worker's stderr (NIXL/UCX logs, Java stack traces) goes to a file the failure messages point at
             ProcessBuilder pb = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.to(log.toFile()));
             pb.environment().putIfAbsent("NIXL_LOG_LEVEL", "ERROR");
+            pb.environment().put("KVX_SECRET_FILE", secretFile().toString()); // never on a command line
             pb.environment().putIfAbsent("UCX_LOG_LEVEL", "FATAL"); // a killed peer makes UCX log connect errors
             this.process = pb.start();
             this.stdin = new PrintWriter(process.getOutputStream(), true, StandardCharsets.UTF_8);
@@ -234,6 +235,24 @@ public final class SoakDriver {
                 ctx.send("CANCEL " + id);
             }
         }
+    }
+
+    private Path secretFile;
+
+    /** The run's shared secret: 32 random bytes in a file only this user can read, made once per run. */
+    synchronized Path secretFile() throws IOException {
+        if (secretFile == null) {
+            Files.createDirectories(o.reportDir);
+            Path f = o.reportDir.resolve("kvx.secret");
+            Files.deleteIfExists(f);
+            Files.createFile(f, java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+                    java.nio.file.attribute.PosixFilePermissions.fromString("rw-------")));
+            byte[] b = new byte[32];
+            new java.security.SecureRandom().nextBytes(b);
+            Files.writeString(f, java.util.HexFormat.of().formatHex(b));
+            secretFile = f;
+        }
+        return secretFile;
     }
 
     private static int freePort() throws IOException {

@@ -2,7 +2,7 @@ package dev.kvx.cli.soak;
 
 import dev.kvx.transceiver.FaultInjector;
 import dev.kvx.transceiver.TransferPhase;
-import dev.kvx.transceiver.WireMessage;
+import java.time.Duration;
 import java.util.Locale;
 import java.util.Map;
 import java.util.SplittableRandom;
@@ -15,20 +15,25 @@ import java.util.TreeMap;
  * {@code no-ack} (the generation side stops acknowledging: its Abort/Released notices are lost),
  * {@code no-write} (the context side never writes),
  * {@code drop-notif} (any outgoing notice lost),
- * {@code exception} (an exception thrown inside request handling).
+ * {@code exception} (an exception thrown inside request handling),
+ * {@code late-write} (the context side ignores the generation side's Abort and lets its WRITE land
+ * {@code lateWriteDelay} later, after the generation side gave up and after its quarantine timeout: a
+ * late or lying peer; the blocks it lands in must still be quarantined).
  */
 final class SoakFaults implements FaultInjector {
     /** Request ids from here on are recovery probes, which faults never hit. */
     static final long PROBE_ID_BASE = 1L << 40;
-    static final String[] KINDS = {"silent-gen", "no-ack", "no-write", "drop-notif", "exception"};
+    static final String[] KINDS = {"silent-gen", "no-ack", "no-write", "drop-notif", "exception", "late-write"};
     private final Map<String, Double> rates;
     private final long seed;
     private final boolean generationSide;
+    private final Duration lateWriteDelay;
 
-    SoakFaults(Map<String, Double> rates, long seed, boolean generationSide) {
+    SoakFaults(Map<String, Double> rates, long seed, boolean generationSide, Duration lateWriteDelay) {
         this.rates = rates;
         this.seed = seed;
         this.generationSide = generationSide;
+        this.lateWriteDelay = lateWriteDelay;
     }
 
     /** Parses {@code kind=rate,kind=rate} (or {@code none}); rates in [0, 1]. */
@@ -69,18 +74,23 @@ final class SoakFaults implements FaultInjector {
     }
 
     @Override
-    public boolean dropOutgoing(WireMessage m) {
-        if (generationSide && m instanceof WireMessage.RequestInfo && hits("silent-gen", m.requestId())) {
+    public boolean dropOutgoing(Message m, long requestId) {
+        if (generationSide && m == Message.ANNOUNCE && hits("silent-gen", requestId)) {
             return true;
         }
-        if (generationSide && (m instanceof WireMessage.Abort || m instanceof WireMessage.Released) && hits("no-ack", m.requestId())) {
+        if (generationSide && m == Message.ABORT && hits("no-ack", requestId)) {
             return true;
         }
-        return m.requestId() < PROBE_ID_BASE && hits("drop-notif", m.requestId() * 31 + m.getClass().getSimpleName().length());
+        return requestId < PROBE_ID_BASE && hits("drop-notif", requestId * 31 + m.ordinal());
     }
 
     @Override
-    public boolean withholdWrite(long requestId) {
+    public boolean withholdTransfer(long requestId) {
         return !generationSide && hits("no-write", requestId);
+    }
+
+    @Override
+    public Duration lateTransfer(long requestId) {
+        return !generationSide && hits("late-write", requestId) ? lateWriteDelay : Duration.ZERO;
     }
 }

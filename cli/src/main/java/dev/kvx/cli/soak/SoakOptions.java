@@ -25,7 +25,7 @@ final class SoakOptions {
     int poolBlocks = 0; // 0: sized from concurrency and input lengths
     long timeoutMs = 3000;
     long seed = 42;
-    Map<String, Double> faults = SoakFaults.parse("silent-gen=0.01,no-ack=0.01,no-write=0.01,drop-notif=0.005,exception=0.01");
+    Map<String, Double> faults = SoakFaults.parse("silent-gen=0.01,no-ack=0.01,no-write=0.01,drop-notif=0.005,exception=0.01,late-write=0.005");
     double killGenerationAt = -1;
     Path reportDir = Path.of("soak-report");
 
@@ -41,7 +41,7 @@ final class SoakOptions {
                   --mean-input N --max-input N    input tokens per request (48, 128), exponential around the mean
                   --pool-blocks N                 KV blocks per side (default: sized for the burst)
                   --faults SPEC                   kind=rate,... or none; kinds: silent-gen, no-ack, no-write,
-                                                  drop-notif, exception (default: each at 0.5-1%)
+                                                  drop-notif, exception, late-write (default: each at 0.5-1%)
                   --kill-generation-at S          SIGKILL the generation worker S seconds after the load starts
                                                   (warm-up starts at 0, the burst at --warmup) and start a new one
                   --seed N                        (42)

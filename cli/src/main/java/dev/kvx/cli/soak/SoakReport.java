@@ -91,8 +91,10 @@ final class SoakReport {
         long corrupt = requests.stream().filter(r -> r.outcome().equals("CORRUPT") || r.outcome().equals("INCONSISTENT")).count();
         long probesFailed = requests.stream().filter(r -> r.phase == SoakDriver.Phase.PROBES && !r.outcome().equals("COMPLETED")).count();
         long probes = requests.stream().filter(r -> r.phase == SoakDriver.Phase.PROBES).count();
-        long ctxLeakedBlocks = field(ctxBye, "capacity") - field(ctxBye, "freeBlocks");
-        long genLeakedBlocks = field(genBye, "capacity") - field(genBye, "freeBlocks");
+        long ctxQuarantined = field(ctxBye, "quarantined");
+        long genQuarantined = field(genBye, "quarantined");
+        long ctxLeakedBlocks = field(ctxBye, "capacity") - field(ctxBye, "freeBlocks") - ctxQuarantined;
+        long genLeakedBlocks = field(genBye, "capacity") - field(genBye, "freeBlocks") - genQuarantined;
         long ctxMissing = field(ctxBye, "submitted") - field(ctxBye, "outcomes");
         long genMissing = field(genBye, "submitted") - field(genBye, "outcomes");
         boolean byeOk = !ctxBye.isEmpty() && !genBye.isEmpty();
@@ -104,16 +106,20 @@ final class SoakReport {
         invariants.put("generationOutcomesMissing", genMissing);
         invariants.put("contextBlocksLeaked", ctxLeakedBlocks);
         invariants.put("generationBlocksLeaked", genLeakedBlocks);
+        invariants.put("contextBlocksQuarantinedAtExit", ctxQuarantined);
+        invariants.put("generationBlocksQuarantinedAtExit", genQuarantined);
         invariants.put("probes", probes);
         invariants.put("probesFailed", probesFailed);
-        // not invariants but what the engines did to stay whole: disconnects for safety, reconnects, caught exceptions
-        invariants.put("peersInvalidated", field(ctxBye, "peersInvalidated") + field(genBye, "peersInvalidated"));
-        invariants.put("peersReconnected", field(ctxBye, "peersReconnected") + field(genBye, "peersReconnected"));
+        // not invariants but what the engines did to stay whole: peers marked unhealthy, quarantines proven, caught exceptions
+        invariants.put("peersMarkedUnhealthy", field(ctxBye, "peersMarkedUnhealthy") + field(genBye, "peersMarkedUnhealthy"));
+        invariants.put("quarantinesProvenByRelease", field(ctxBye, "quarantinesProvenByRelease") + field(genBye, "quarantinesProvenByRelease"));
+        invariants.put("quarantinesProvenByPeerLoss", field(ctxBye, "quarantinesProvenByPeerLoss") + field(genBye, "quarantinesProvenByPeerLoss"));
+        invariants.put("messagesRefused", field(ctxBye, "refused") + field(genBye, "refused"));
         invariants.put("peersLost", field(ctxBye, "peersLost") + field(genBye, "peersLost"));
         invariants.put("requestErrorsCaught", field(ctxBye, "requestErrors") + field(genBye, "requestErrors"));
         invariants.put("engineErrorsCaught", field(ctxBye, "engineErrors") + field(genBye, "engineErrors"));
         boolean ok = byeOk && noOutcome == 0 && corrupt == 0 && ctxMissing == 0 && genMissing == 0 && ctxLeakedBlocks == 0
-                && genLeakedBlocks == 0 && probesFailed == 0 && probes == o.probes;
+                && genLeakedBlocks == 0 && ctxQuarantined == 0 && genQuarantined == 0 && probesFailed == 0 && probes == o.probes;
 
         out.println();
         out.println("kvx soak report");
@@ -127,12 +133,14 @@ final class SoakReport {
                     f.p50Ms(), f.p99Ms(), f.maxMs(), f.requestsPerSecond(), f.gigabytesPerSecond(), f.latenessP99Ms());
         }
         out.printf(Locale.ROOT, "leaked: context %d blocks, generation %d blocks (slots are returned with every outcome);"
-                + " requests without an outcome: %d; probes %d/%d completed%n", ctxLeakedBlocks, genLeakedBlocks, noOutcome,
-                probes - probesFailed, probes);
+                + " still quarantined at exit: context %d, generation %d; requests without an outcome: %d; probes %d/%d completed%n",
+                ctxLeakedBlocks, genLeakedBlocks, ctxQuarantined, genQuarantined, noOutcome, probes - probesFailed, probes);
         out.printf(Locale.ROOT, "engines: %d exception(s) inside request handling caught and turned into outcomes, %d outside;"
-                        + " %d peer disconnect(s) for memory safety, %d reconnect(s); %d peer(s) found dead%n",
-                invariants.get("requestErrorsCaught"), invariants.get("engineErrorsCaught"), invariants.get("peersInvalidated"),
-                invariants.get("peersReconnected"), invariants.get("peersLost"));
+                        + " quarantines ended by proof: %d by the mover's release, %d by the peer's loss (never by a timer);"
+                        + " %d time(s) a peer was marked unhealthy; %d peer(s) found dead; %d message(s) refused%n",
+                invariants.get("requestErrorsCaught"), invariants.get("engineErrorsCaught"), invariants.get("quarantinesProvenByRelease"),
+                invariants.get("quarantinesProvenByPeerLoss"), invariants.get("peersMarkedUnhealthy"), invariants.get("peersLost"),
+                invariants.get("messagesRefused"));
         List<SoakDriver.Req> killed = requests.stream().filter(r -> r.outcome().equals("KILLED")).toList();
         if (!killed.isEmpty()) {
             Map<String, Long> ctxSide = new TreeMap<>();

@@ -4,11 +4,14 @@ import dev.kvx.kv.KvBlockPool;
 import dev.kvx.kv.KvCacheLayout;
 import dev.kvx.transceiver.CacheTransceiver;
 import dev.kvx.transceiver.CacheTransceiverConfig;
+import dev.kvx.transceiver.SharedSecret;
+import dev.kvx.transceiver.TransceiverMetrics;
 import dev.kvx.transceiver.LlmRequest;
 import dev.kvx.transceiver.TransferOutcome;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.io.PrintStream;
+import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Arrays;
@@ -53,25 +56,28 @@ public final class SoakWorker {
         int poolBlocks = Integer.parseInt(args[6]);
         KvCacheLayout layout = new KvCacheLayout(Integer.parseInt(args[7]), Integer.parseInt(args[8]), Integer.parseInt(args[9]),
                 Integer.parseInt(args[10]), Integer.parseInt(args[11]));
-        SoakFaults faults = new SoakFaults(SoakFaults.parse(args[12]), seed, gen);
+        // The quarantine timeout equals the transfer timeout here, so that a late write (below) makes its
+        // peer overdue, and is reported unhealthy, before it lands.
+        SoakFaults faults = new SoakFaults(SoakFaults.parse(args[12]), seed, gen, timeout.plusMillis(500));
         PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
-        CacheTransceiverConfig config = CacheTransceiverConfig.defaults().withKvTransferTimeout(timeout)
+        CacheTransceiverConfig config = CacheTransceiverConfig.defaults().withKvTransferTimeout(timeout).withQuarantineTimeout(timeout)
                 .withBufferCounts(buffers, buffers).withFaults(faults);
         try (KvBlockPool pool = KvBlockPool.inHostMemory(layout, poolBlocks, name + "-kv");
-             CacheTransceiver tx = CacheTransceiver.createListening(name, config, pool, port)) {
+             CacheTransceiver tx = CacheTransceiver.builder(name, pool).config(config).secret(SharedSecret.fromConfiguration())
+                     .listen(new InetSocketAddress("127.0.0.1", port)).build()) {
             ScheduledExecutorService stats = Executors.newSingleThreadScheduledExecutor(r -> {
                 Thread t = new Thread(r, "soak-stats");
                 t.setDaemon(true);
                 return t;
             });
             stats.scheduleAtFixedRate(() -> {
-                CacheTransceiver.Snapshot s = tx.metrics().snapshot();
+                TransceiverMetrics.Snapshot s = tx.metrics().snapshot();
                 synchronized (out) {
                     out.println("STAT inflight=" + (s.submitted() - s.outcomes()) + " slots=" + (gen ? s.recvSlotsInUse() : s.sendSlotsInUse())
                             + " freeBlocks=" + s.freeBlocks() + " quarantined=" + s.quarantinedBlocks() + " capacity=" + pool.capacity()
                             + " requestErrors=" + s.requestErrors() + " engineErrors=" + s.engineErrors()
                             + " stale=" + s.staleMessages() + " malformed=" + s.malformedMessages()
-                            + " peersInvalidated=" + s.peersInvalidated());
+                            + " unhealthyPeers=" + s.unhealthyPeers() + " refused=" + s.refused());
                 }
             }, 0, 250, TimeUnit.MILLISECONDS);
             synchronized (out) {
@@ -86,15 +92,15 @@ public final class SoakWorker {
                     case "CONNECT" -> {
                         peer = f[1];
                         if (!gen) {
-                            tx.connectOverSocket(peer, "127.0.0.1", Integer.parseInt(f[2]), Duration.ofSeconds(30));
+                            connectWithRetry(tx, peer, Integer.parseInt(f[2]));
                         } else {
                             long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-                            while (!tx.knowsPeer(peer) && System.nanoTime() < until) {
+                            while (!tx.isConnected(peer) && System.nanoTime() < until) {
                                 Thread.sleep(5);
                             }
                         }
                         synchronized (out) {
-                            out.println("CONNECTED " + peer + " " + tx.knowsPeer(peer));
+                            out.println("CONNECTED " + peer + " " + tx.isConnected(peer));
                         }
                     }
                     case "REQ" -> submit(tx, gen, peer, Long.parseLong(f[1]), Integer.parseInt(f[2]), layout, out);
@@ -107,12 +113,14 @@ public final class SoakWorker {
                     case "QUIT" -> {
                         stats.shutdownNow();
                         tx.close();
-                        CacheTransceiver.Snapshot s = tx.metrics().snapshot();
+                        TransceiverMetrics.Snapshot s = tx.metrics().snapshot();
                         synchronized (out) {
                             out.println("BYE freeBlocks=" + pool.freeBlocks() + " capacity=" + pool.capacity()
                                     + " quarantined=" + pool.quarantinedBlocks() + " allocated=" + pool.allocatedBlocks()
                                     + " outcomes=" + s.outcomes() + " submitted=" + s.submitted()
-                                    + " peersInvalidated=" + s.peersInvalidated() + " peersReconnected=" + s.peersReconnected()
+                                    + " peersMarkedUnhealthy=" + s.peersMarkedUnhealthy() + " quarantinesProvenByRelease="
+                                    + s.quarantinesProvenByRelease() + " quarantinesProvenByPeerLoss=" + s.quarantinesProvenByPeerLoss()
+                                    + " refused=" + s.refused() + " handshakes=" + s.handshakes()
                                     + " peersLost=" + s.peersLost()
                                     + " requestErrors=" + s.requestErrors() + " engineErrors=" + s.engineErrors());
                         }
@@ -124,6 +132,26 @@ public final class SoakWorker {
                         }
                     }
                 }
+            }
+        }
+    }
+
+    /** Connects through the peer's control channel; a peer that just restarted may need a moment. */
+    private static void connectWithRetry(CacheTransceiver tx, String peer, int port) throws InterruptedException {
+        long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (true) {
+            try {
+                String got = tx.connect(new InetSocketAddress("127.0.0.1", port), Duration.ofSeconds(10));
+                if (!got.equals(peer)) {
+                    throw new IllegalStateException("connected to " + got + ", expected " + peer);
+                }
+                return;
+            } catch (dev.kvx.KvxException e) {
+                if (System.nanoTime() > until) {
+                    throw e;
+                }
+                System.err.println("soak worker: connecting to " + peer + " failed (" + e.getMessage() + "); retrying");
+                Thread.sleep(200);
             }
         }
     }

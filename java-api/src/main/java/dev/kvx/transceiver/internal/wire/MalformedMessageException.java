@@ -1,4 +1,4 @@
-package dev.kvx.transceiver;
+package dev.kvx.transceiver.internal.wire;
 
 import dev.kvx.KvxException;
 

@@ -1,4 +1,4 @@
-package dev.kvx.transceiver;
+package dev.kvx.transceiver.internal.engine;
 
 import jdk.jfr.Category;
 import jdk.jfr.DataAmount;
@@ -18,55 +18,55 @@ import jdk.jfr.Timespan;
 @Label("KV-cache transfer")
 @Category({"kvx", "Transceiver"})
 @Description("One request's KV-cache transfer, from submission to its outcome")
-final class TransferEvent extends Event {
+public final class TransferEvent extends Event {
     @Label("Request id")
-    long requestId;
+    public long requestId;
 
     @Label("Side")
     @Description("context (sending) or generation (receiving)")
-    String side;
+    public String side;
 
     @Label("Peer")
-    String peer;
+    public String peer;
 
     @Label("Bytes")
     @DataAmount
-    long bytes;
+    public long bytes;
 
     @Label("Outcome")
-    String outcome;
+    public String outcome;
 
     @Label("Phase")
     @Description("The phase the transfer ended in")
-    String phase;
+    public String phase;
 
     @Label("Latency")
     @Timespan(Timespan.NANOSECONDS)
-    long latency;
+    public long latency;
 
     @Label("Quarantined blocks")
-    int quarantinedBlocks;
+    public int quarantinedBlocks;
 
     @Label("Queued")
     @Description("Submitted, not yet taken up by the engine")
     @Timespan(Timespan.NANOSECONDS)
-    long queued;
+    public long queued;
 
     @Label("Waiting for request info")
     @Timespan(Timespan.NANOSECONDS)
-    long waitingForRequestInfo;
+    public long waitingForRequestInfo;
 
     @Label("Waiting for a staging slot")
     @Timespan(Timespan.NANOSECONDS)
-    long waitingForBuffer;
+    public long waitingForBuffer;
 
     @Label("Data in flight")
     @Description("Context side: the NIXL WRITE posted until it ended")
     @Timespan(Timespan.NANOSECONDS)
-    long dataInFlight;
+    public long dataInFlight;
 
     @Label("Waiting for data")
     @Description("Generation side: request info sent until the blocks arrived")
     @Timespan(Timespan.NANOSECONDS)
-    long waitingForData;
+    public long waitingForData;
 }

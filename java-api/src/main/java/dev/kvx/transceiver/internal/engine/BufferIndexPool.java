@@ -1,4 +1,4 @@
-package dev.kvx.transceiver;
+package dev.kvx.transceiver.internal.engine;
 
 import dev.kvx.AlreadyClosedException;
 import java.util.BitSet;

@@ -1,4 +1,4 @@
-package dev.kvx.transceiver;
+package dev.kvx.transceiver.internal.engine;
 
 import static org.junit.jupiter.api.Assertions.*;
 

@@ -1,0 +1,76 @@
+package dev.kvx.transceiver;
+
+import dev.kvx.nixl.NixlAgent;
+import dev.kvx.transceiver.internal.engine.EngineRunner;
+import dev.kvx.transceiver.internal.engine.NixlAgentPort;
+import dev.kvx.transceiver.internal.engine.TransceiverEngine;
+import java.util.concurrent.Executor;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ThreadFactory;
+
+/** Puts a transceiver together from its builder: the confined NIXL agent, the engine, its thread. */
+final class TransceiverAssembly {
+    private static final System.Logger LOG = System.getLogger(CacheTransceiver.class.getName());
+
+    private TransceiverAssembly() {}
+
+    static CacheTransceiver build(CacheTransceiver.Builder b) {
+        SharedSecret secret = b.secret != null ? b.secret : SharedSecret.fromConfiguration();
+        if (secret.isInsecure()) {
+            LOG.log(System.Logger.Level.WARNING, "kvx " + b.name + ": running WITHOUT a secret (insecure mode): any process that "
+                    + "can reach this host can connect, and the pool's memory keys go to whoever connects. Use it only on a "
+                    + "single trusted host; configure a secret (KVX_SECRET_FILE) otherwise");
+        }
+        NixlAgent agent = NixlAgent.createConfined(b.name, b.agentConfig);
+        ExecutorService owned = null;
+        try {
+            agent.createBackend("UCX", b.ucxParams != null ? b.ucxParams : NixlAgent.defaultUcxParams());
+            agent.register(b.pool.region());
+            Executor executor = b.executor;
+            if (executor == null && !b.callerDriven) {
+                owned = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("kvx-outcome-" + b.name + "-", 0).factory());
+                executor = owned;
+            }
+            NixlAgentPort port = new NixlAgentPort(agent);
+            TransceiverEngine engine = new TransceiverEngine(b.name, b.config, secret, b.pool, port, b.clock, executor);
+            EngineRunner runner = null;
+            if (!b.callerDriven) {
+                ThreadFactory tf = b.threadFactory != null ? b.threadFactory : r -> {
+                    Thread t = new Thread(r, "kvx-engine-" + b.name);
+                    t.setDaemon(true);
+                    return t;
+                };
+                runner = new EngineRunner(engine, tf);
+                port.confineTo(runner.thread());
+            }
+            CacheTransceiver tx = new CacheTransceiver(b.name, b.config, b.pool, engine, runner, owned, secret);
+            if (runner != null) {
+                runner.start();
+            }
+            if (b.listen != null) {
+                try {
+                    tx.attachControlServer(new dev.kvx.transceiver.internal.control.ControlServer(b.listen, secret, b.name,
+                            tx::localMetadata, (client, md) -> tx.admit(md, b.config.handshakeTimeout()),
+                            b.config.limits().maxMetadataBytes(), b.config.handshakeTimeout()));
+                } catch (RuntimeException e) {
+                    tx.close();
+                    throw e;
+                }
+            }
+            LOG.log(System.Logger.Level.DEBUG, () -> "kvx " + b.name + ": up (" + (b.callerDriven ? "caller-driven" : "engine thread")
+                    + ", " + b.config.transferMode() + ", secret from " + secret.source() + ")");
+            return tx;
+        } catch (RuntimeException | Error e) {
+            try {
+                agent.close();
+            } catch (RuntimeException suppressed) {
+                e.addSuppressed(suppressed);
+            }
+            if (owned != null) {
+                owned.shutdown();
+            }
+            throw e;
+        }
+    }
+}
