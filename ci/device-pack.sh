@@ -13,6 +13,8 @@ ci/provision-native.sh
 mvn -B -q -ntp install -DskipTests
 out="$root/.device"; rm -rf "$out"; mkdir -p "$out/lib"
 cp bindings/target/kvx-bindings-*.jar java-api/target/kvx-api-*.jar cli/target/kvx-cli-*.jar "$out/lib/"
+# the CLI's libraries (picocli, ...) without kvx's own jars, which are above
+mkdir -p "$out/lib/deps"; for j in cli/target/lib/*.jar; do [[ $(basename "$j") == kvx-* ]] || cp "$j" "$out/lib/deps/"; done
 (cd java-api/target/test-classes && "$JAVA_HOME/bin/jar" cf "$out/lib/kvx-api-tests.jar" .)
 # the benchmark suite (ci/device-bench.sh): the JMH jar and the C baseline, built here with gcc
 mkdir -p "$out/bench"

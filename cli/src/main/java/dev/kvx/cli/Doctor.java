@@ -9,16 +9,32 @@ import dev.kvx.nixl.AgentConfig;
 import dev.kvx.nixl.NixlAgent;
 import dev.kvx.nixl.PluginInfo;
 import java.io.IOException;
-import java.io.PrintStream;
+import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
 
 /** {@code kvx doctor}: everything a user needs to see when something does not load. */
-final class Doctor {
-    private Doctor() {}
+@Command(name = "doctor", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
+        usageHelpWidth = 110,
+        description = {"Checks the installation: Java, native access, NIXL, its plugins, CUDA.",
+            "Prints the JDK, whether native access is enabled, where each native library came from, the NIXL plugins that "
+                + "load here, and the CUDA devices (or the runtime's reason why there are none). Exit status 1 on a problem."})
+final class Doctor implements Callable<Integer> {
+    @CommandLine.Spec
+    private CommandLine.Model.CommandSpec spec;
 
-    static int run(PrintStream out) {
+    Doctor() {}
+
+    @Override
+    public Integer call() {
+        return run(spec.commandLine().getOut());
+    }
+
+    static int run(PrintWriter out) {
         int problems = 0;
         Runtime.Version v = Runtime.version();
         out.println("kvx doctor");

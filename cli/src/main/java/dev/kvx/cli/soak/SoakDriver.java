@@ -1,9 +1,9 @@
 package dev.kvx.cli.soak;
 
+import dev.kvx.cli.Main;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
-import java.io.PrintStream;
 import java.io.PrintWriter;
 import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
@@ -28,7 +28,8 @@ import java.util.concurrent.TimeUnit;
  * replaced. Prints a status line each second and a report at the end; exit status 0 only if every
  * request got exactly one outcome on each live side, nothing leaked and every probe completed.
  */
-public final class SoakDriver {
+final class SoakDriver {
+    private static final System.Logger LOG = System.getLogger(SoakDriver.class.getName());
     enum Phase { WARMUP, BURST, IDLE, PROBES }
 
     /** One side's outcome line. */
@@ -78,7 +79,7 @@ public final class SoakDriver {
 
     /** One worker process and what it last said. */
     final class Worker {
-        final String role;
+        final SoakWorker.Role role;
         final String name;
         final int port;
         final Process process;
@@ -91,7 +92,7 @@ public final class SoakDriver {
         volatile boolean killed;
         final Path log;
 
-        Worker(String role, String name, int port) throws IOException {
+        Worker(SoakWorker.Role role, String name, int port) throws IOException {
             this.role = role;
             this.name = name;
             this.port = port;
@@ -101,10 +102,9 @@ public final class SoakDriver {
             if (nativeDir != null) {
                 cmd.add("-Dkvx.native.dir=" + nativeDir);
             }
-            cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), SoakWorker.class.getName(), role, name,
-                    String.valueOf(port), String.valueOf(o.seed), String.valueOf(o.timeoutMs), String.valueOf(o.buffers),
-                    String.valueOf(o.effectivePoolBlocks()), String.valueOf(o.tokensPerBlock), String.valueOf(o.layers),
-                    String.valueOf(o.kvHeads), String.valueOf(o.headSize), String.valueOf(o.dtypeBytes), faultSpec()));
+            cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName()));
+            cmd.addAll(SoakWorker.arguments(role, name, port, o));
+            LOG.log(System.Logger.Level.DEBUG, "starting {0} worker: {1}", role, cmd);
             Files.createDirectories(o.reportDir);
             this.log = o.reportDir.resolve(name + ".log");
             // the worker's stderr (NIXL/UCX logs, Java stack traces) goes to a file the failure messages point at
@@ -126,7 +126,7 @@ public final class SoakDriver {
                     String why = process.isAlive() ? "did not say READY within " + limit.toSeconds() + " s"
                             : "exited with status " + process.exitValue();
                     process.destroyForcibly();
-                    throw new IllegalStateException(role + " worker " + name + " " + why + "; its log " + log + " ends with:\n" + tail(log, 15)
+                    throw new IllegalStateException(role.name().toLowerCase(Locale.ROOT) + " worker " + name + " " + why + "; its log " + log + " ends with:\n" + tail(log, 15)
                             + "\n(run './kvx doctor' to check the native libraries)");
                 }
             }
@@ -163,7 +163,7 @@ public final class SoakDriver {
     }
 
     private final SoakOptions o;
-    private final PrintStream out;
+    private final PrintWriter out;
     private final Map<Long, Req> requests = new ConcurrentHashMap<>();
     private final List<Sample> timeline = Collections.synchronizedList(new ArrayList<>());
     private final Map<Phase, long[]> phaseWindow = new LinkedHashMap<>();
@@ -179,18 +179,13 @@ public final class SoakDriver {
     record Sample(double t, Phase phase, long inFlight, long completed, long timedOut, long cancelled, long failed, long other,
                   long ctxSlots, long genSlots, long ctxFree, long genFree, long capacity) {}
 
-    SoakDriver(SoakOptions o, PrintStream out) {
+    SoakDriver(SoakOptions o, PrintWriter out) {
         this.o = o;
         this.out = out;
     }
 
     private String faultSpec() {
-        if (o.faults.isEmpty()) {
-            return "none";
-        }
-        StringBuilder sb = new StringBuilder();
-        o.faults.forEach((k, v) -> sb.append(sb.isEmpty() ? "" : ",").append(k).append('=').append(v));
-        return sb.toString();
+        return SoakFaults.format(o.faults);
     }
 
     private static String tail(Path file, int lines) {
@@ -243,7 +238,7 @@ public final class SoakDriver {
     }
 
     private Worker startGeneration() throws Exception {
-        Worker g = new Worker("gen", "soak-gen-" + generation++, freePort());
+        Worker g = new Worker(SoakWorker.Role.GEN, "soak-gen-" + generation++, freePort());
         g.awaitReady(Duration.ofSeconds(60));
         return g;
     }
@@ -271,7 +266,7 @@ public final class SoakDriver {
         out.printf(Locale.ROOT, "phases: warm-up %d s at concurrency %d, burst %d s at %d, idle %d s, %d recovery probes; faults: %s%s%n",
                 o.warmupSeconds, o.warmupConcurrency, o.burstSeconds, o.burstConcurrency, o.idleSeconds, o.probes, faultSpec(),
                 o.killGenerationAt >= 0 ? "; generation worker killed " + o.killGenerationAt + " s after the load starts" : "");
-        ctx = new Worker("ctx", "soak-ctx", freePort());
+        ctx = new Worker(SoakWorker.Role.CTX, "soak-ctx", freePort());
         ctx.awaitReady(Duration.ofSeconds(60));
         gen = startGeneration();
         connect(ctx, gen);
@@ -429,17 +424,5 @@ public final class SoakDriver {
             return String.format(Locale.ROOT, "%.1f MiB", bytes / (double) (1L << 20));
         }
         return String.format(Locale.ROOT, "%.1f KiB", bytes / 1024.0);
-    }
-
-    /** Entry from the command line. */
-    public static int main(String[] args, PrintStream out) throws Exception {
-        SoakOptions o;
-        try {
-            o = SoakOptions.parse(args);
-        } catch (SoakOptions.HelpRequested h) {
-            out.println(SoakOptions.usage());
-            return 0;
-        }
-        return new SoakDriver(o, out).run();
     }
 }

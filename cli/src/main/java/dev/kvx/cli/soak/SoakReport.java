@@ -1,7 +1,7 @@
 package dev.kvx.cli.soak;
 
 import java.io.IOException;
-import java.io.PrintStream;
+import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -85,7 +85,7 @@ final class SoakReport {
     }
 
     /** Prints the table, writes the files, returns the exit status. */
-    int write(PrintStream out) throws IOException {
+    int write(PrintWriter out) throws IOException {
         List<PhaseFigures> figs = figures();
         long noOutcome = requests.stream().filter(r -> !r.done()).count();
         long corrupt = requests.stream().filter(r -> r.outcome().equals("CORRUPT") || r.outcome().equals("INCONSISTENT")).count();

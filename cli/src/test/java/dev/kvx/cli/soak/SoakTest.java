@@ -91,14 +91,39 @@ class SoakTest {
 
     @Test
     void badOptionsAreRejectedWithAClearMessage() {
+        assertBad("unknown fault 'gremlins'", "--faults", "gremlins=0.1");
+        assertBad("fault rate for no-ack must be a number in [0,1], got 'lots'", "--faults=no-ack=lots");
+        assertBad("fault rate for no-ack must be in [0,1], got 2.0", "--faults=no-ack=2");
+        assertBad("--concurrency must be positive, got 0", "--concurrency", "0");
+        assertBad("'many' is not an int", "--concurrency=many");
+        assertBad("'soon' is not a double", "--kill-generation-at", "soon");
+        assertBad("falls after the burst", "--kill-generation-at", "99");
+        assertBad("--max-input must be >= --mean-input", "--mean-input=64", "--max-input=32");
+        assertBad("Possible solutions: --burst", "--burts", "3");
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         PrintStream out = new PrintStream(bytes, true, StandardCharsets.UTF_8);
-        assertEquals(2, Main.run(new String[] {"soak", "--faults", "gremlins=0.1"}, out, out));
-        assertTrue(bytes.toString(StandardCharsets.UTF_8).contains("unknown fault 'gremlins'"));
-        assertEquals(2, Main.run(new String[] {"soak", "--concurrency", "0"}, out, out));
-        assertEquals(2, Main.run(new String[] {"soak", "--kill-generation-at", "99"}, out, out));
-        assertTrue(bytes.toString(StandardCharsets.UTF_8).contains("falls after the burst"));
         assertEquals(0, Main.run(new String[] {"soak", "--help"}, out, out));
         assertTrue(bytes.toString(StandardCharsets.UTF_8).contains("--kill-generation-at"));
+    }
+
+    @Test
+    void theWorkerNeedsItsNamedOptions() {
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        PrintStream out = new PrintStream(bytes, true, StandardCharsets.UTF_8);
+        assertEquals(2, Main.run(new String[] {"worker", "--role=gen"}, out, out));
+        assertTrue(bytes.toString(StandardCharsets.UTF_8).contains("Missing required options"), bytes.toString(StandardCharsets.UTF_8));
+    }
+
+    private static void assertBad(String message, String... args) {
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        PrintStream out = new PrintStream(bytes, true, StandardCharsets.UTF_8);
+        String[] all = new String[args.length + 1];
+        all[0] = "soak";
+        System.arraycopy(args, 0, all, 1, args.length);
+        int status = Main.run(all, out, out);
+        String text = bytes.toString(StandardCharsets.UTF_8);
+        assertEquals(2, status, text);
+        assertTrue(text.contains(message), "expected '" + message + "' in: " + text);
+        assertTrue(text.contains("Try 'kvx soak --help'"), text);
     }
 }
