@@ -24,7 +24,7 @@ gcc -O2 -Wall -Wextra -I native-headers -o "$out/bench/nixl_baseline" jmh/c/nixl
 gcc -O2 -Wall -I .native/cuda/include -o "$out/bench/cuda_peer_copy" jmh/c/cuda_peer_copy.c -L.native/cuda/lib -l:libcudart.so.13
 mvn -B -q -ntp dependency:copy -Dartifact=org.junit.platform:junit-platform-console-standalone:1.11.4 -DoutputDirectory="$out/lib"
 
-"$JAVA_HOME/bin/jlink" --add-modules java.base,java.logging,java.xml,java.management,jdk.unsupported,java.naming,jdk.jfr,jdk.zipfs,jdk.management \
+"$JAVA_HOME/bin/jlink" --add-modules java.base,java.logging,java.xml,java.management,jdk.unsupported,java.naming,jdk.jfr,jdk.zipfs,jdk.management,java.desktop,java.net.http \
   --strip-debug --no-man-pages --no-header-files --compress zip-9 --output "$out/jre-tmp"
 tar -C "$out" -czf "$out/jre.tgz" --transform 's,^jre-tmp,jre,' jre-tmp && rm -rf "$out/jre-tmp"
 

@@ -165,9 +165,9 @@ final class SoakDriver {
     private final SoakOptions o;
     private final PrintWriter out;
     private final Map<Long, Req> requests = new ConcurrentHashMap<>();
-    private final List<Sample> timeline = Collections.synchronizedList(new ArrayList<>());
     private final Map<Phase, long[]> phaseWindow = new LinkedHashMap<>();
-    private final List<String> events = Collections.synchronizedList(new ArrayList<>());
+    private final SoakTimeline timeline;
+    private final SoakFaults faultPlan;
     private volatile Worker ctx;
     private volatile Worker gen;
     private volatile Phase phase = Phase.WARMUP;
@@ -175,13 +175,11 @@ final class SoakDriver {
     private final long t0 = System.nanoTime();
     private int generation = 1;
 
-    /** A one-second sample of the run. */
-    record Sample(double t, Phase phase, long inFlight, long completed, long timedOut, long cancelled, long failed, long other,
-                  long ctxSlots, long genSlots, long ctxFree, long genFree, long capacity) {}
-
     SoakDriver(SoakOptions o, PrintWriter out) {
         this.o = o;
         this.out = out;
+        this.timeline = new SoakTimeline(o, out, t0);
+        this.faultPlan = new SoakFaults(o.faults, o.seed, true);
     }
 
     private String faultSpec() {
@@ -225,6 +223,9 @@ final class SoakDriver {
             }
         } else if (w == gen) {
             r.gen = outcome;
+            if (outcome.status().equals("COMPLETED")) {
+                timeline.completed(outcome.latencyNanos());
+            }
             if (outcome.status().equals("REJECTED")) {
                 ctx.send("CANCEL " + id);
             }
@@ -252,7 +253,7 @@ final class SoakDriver {
     }
 
     double elapsed() {
-        return (System.nanoTime() - t0) / 1e9;
+        return timeline.elapsed();
     }
 
     /** Runs the soak; returns the exit status. */
@@ -270,7 +271,8 @@ final class SoakDriver {
         ctx.awaitReady(Duration.ofSeconds(60));
         gen = startGeneration();
         connect(ctx, gen);
-        Thread progress = new Thread(this::progressLoop, "soak-progress");
+        Thread progress = new Thread(() -> timeline.run(requests.values(), () -> new SoakTimeline.Gauges(phase.name(), ctx.stat, gen.stat)),
+                "soak-progress");
         progress.setDaemon(true);
         progress.start();
         SplittableRandom rnd = new SplittableRandom(o.seed);
@@ -287,7 +289,7 @@ final class SoakDriver {
                     case IDLE -> o.idleSeconds;
                     case PROBES -> 0;
                 });
-                events.add(String.format(Locale.ROOT, "%.1f s: %s starts", elapsed(), p));
+                timeline.event("phase", p + " starts");
                 if (p == Phase.PROBES) {
                     for (int i = 0; i < o.probes; i++) {
                         // probes prove the system serves again, so they carry no injected faults
@@ -322,14 +324,14 @@ final class SoakDriver {
             gen.process.destroyForcibly();
             progress.interrupt();
         }
-        SoakReport report = new SoakReport(o, List.copyOf(requests.values()), phaseWindow, List.copyOf(timeline), List.copyOf(events),
-                ctx.byeLine, gen.byeLine, t0, killNanos);
+        SoakReport report = new SoakReport(o, List.copyOf(requests.values()), phaseWindow, timeline.samples(), timeline.events(),
+                ctx.byeLine, gen.byeLine, killNanos);
         return report.write(out);
     }
 
     private void killAndReplaceGeneration() throws Exception {
         Worker dead = gen;
-        events.add(String.format(Locale.ROOT, "%.1f s: SIGKILL generation worker %s (pid %d)", elapsed(), dead.name, dead.process.pid()));
+        timeline.event("kill", String.format(Locale.ROOT, "SIGKILL generation worker %s (pid %d)", dead.name, dead.process.pid()));
         out.printf(Locale.ROOT, "%n!! %.1f s: killing generation worker %s (SIGKILL)%n", elapsed(), dead.name);
         dead.killed = true;
         killNanos = System.nanoTime();
@@ -343,7 +345,7 @@ final class SoakDriver {
         Worker fresh = startGeneration();
         gen = fresh;
         connect(ctx, fresh);
-        events.add(String.format(Locale.ROOT, "%.1f s: new generation worker %s connected", elapsed(), fresh.name));
+        timeline.event("restart", "new generation worker " + fresh.name + " connected");
         out.printf(Locale.ROOT, "!! %.1f s: new generation worker %s connected%n", elapsed(), fresh.name);
     }
 
@@ -356,6 +358,7 @@ final class SoakDriver {
     private Req submit(long id, int blocks, Phase p) {
         Req r = new Req(id, blocks, p);
         requests.put(id, r);
+        timeline.injected(faultPlan.kindsHitting(id));
         ctx.send("REQ " + id + " " + blocks);
         gen.send("REQ " + id + " " + blocks);
         return r;
@@ -369,50 +372,6 @@ final class SoakDriver {
         long end = System.nanoTime() + timeoutNanos;
         while (System.nanoTime() < end && rs.stream().anyMatch(r -> !r.done())) {
             Thread.sleep(10);
-        }
-    }
-
-    private void progressLoop() {
-        long lastCompleted = 0;
-        long lastBytes = 0;
-        try {
-            while (true) {
-                Thread.sleep(1000);
-                long completed = 0;
-                long timedOut = 0;
-                long cancelled = 0;
-                long failed = 0;
-                long other = 0;
-                long bytes = 0;
-                for (Req r : requests.values()) {
-                    switch (r.outcome()) {
-                        case "COMPLETED" -> {
-                            completed++;
-                            bytes += r.blocks * o.blockBytes();
-                        }
-                        case "TIMED_OUT" -> timedOut++;
-                        case "CANCELLED" -> cancelled++;
-                        case "FAILED" -> failed++;
-                        case "NONE" -> { }
-                        default -> other++;
-                    }
-                }
-                Map<String, Long> cs = ctx.stat;
-                Map<String, Long> gs = gen.stat;
-                long inflight = inFlight();
-                timeline.add(new Sample(elapsed(), phase, inflight, completed, timedOut, cancelled, failed, other,
-                        cs.getOrDefault("slots", 0L), gs.getOrDefault("slots", 0L), cs.getOrDefault("freeBlocks", 0L),
-                        gs.getOrDefault("freeBlocks", 0L), cs.getOrDefault("capacity", 0L)));
-                out.printf(Locale.ROOT, "[%5.1f s %-7s] in flight %3d | completed %6d | timed out %4d | cancelled %4d | failed %4d | other %3d"
-                                + " | slots ctx %d/%d gen %d/%d | free blocks ctx %d gen %d /%d | %5.0f req/s %6.3f GB/s%n",
-                        elapsed(), phase, inflight, completed, timedOut, cancelled, failed, other, cs.getOrDefault("slots", 0L), o.buffers,
-                        gs.getOrDefault("slots", 0L), o.buffers, cs.getOrDefault("freeBlocks", 0L), gs.getOrDefault("freeBlocks", 0L),
-                        cs.getOrDefault("capacity", 0L), (double) (completed - lastCompleted), (bytes - lastBytes) / 1e9);
-                lastCompleted = completed;
-                lastBytes = bytes;
-            }
-        } catch (InterruptedException e) {
-            // run over
         }
     }
 

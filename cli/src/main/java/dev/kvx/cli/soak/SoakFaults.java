@@ -67,6 +67,14 @@ final class SoakFaults implements FaultInjector {
         return sb.toString();
     }
 
+    /**
+     * The per-request faults that hit this request (either side): for the report's fault markers.
+     * {@code drop-notif} is decided per message and is not listed.
+     */
+    java.util.List<String> kindsHitting(long requestId) {
+        return java.util.stream.Stream.of("silent-gen", "no-ack", "no-write", "exception").filter(k -> hits(k, requestId)).toList();
+    }
+
     private boolean hits(String kind, long requestId) {
         if (requestId >= PROBE_ID_BASE) {
             return false;

@@ -63,7 +63,23 @@ class SoakTest {
         assertTrue(r.out().contains(String.format("%d", completed)), "the terminal table shows the JSON's figures");
         assertEquals(1500, r.report().get("parameters").get("timeoutMs").asLong());
         assertTrue(r.report().get("timeline").size() > 3);
-        assertTrue(r.html().contains("<svg") && r.html().contains("Free KV blocks"), "the HTML has the timeline");
+        assertTrue(r.html().contains("<canvas id=\"chart-latency\"") && r.html().contains("free KV blocks"), "the HTML has the timeline");
+        // report.json reads back into the report's own types (Jackson, both ways)
+        ReportDocument typed = ReportJson.read(dir.resolve("report.json"));
+        assertEquals(r.report().get("timeline").size(), typed.timeline().size());
+        // HdrHistogram figures: per phase and per second
+        assertTrue(burst.get("latencyMs").get("p99").asDouble() >= burst.get("latencyMs").get("p50").asDouble(), burst.toString());
+        assertEquals(completed, burst.get("latencyMs").get("count").asLong(), "every completed request's latency is in the histogram");
+        assertTrue(typed.timeline().stream().anyMatch(s -> s.latencyMs().count() > 0), "per-second latency samples");
+        assertTrue(typed.timeline().stream().anyMatch(s -> !s.faults().isEmpty()), "per-second fault markers at 5% rates");
+        // the screenshot, where a browser is here (ci/test.sh makes sure of one)
+        if (dev.kvx.cli.browser.HeadlessChromium.find().isPresent()) {
+            assertTrue(Files.size(dir.resolve("report.png")) > 10_000, typed.screenshot());
+            assertTrue(typed.screenshot().contains("6 chart(s) drawn") && typed.screenshot().contains("0 blank; no console errors"),
+                    typed.screenshot());
+        } else {
+            assertTrue(typed.screenshot().startsWith("not taken: no headless browser"), typed.screenshot());
+        }
         assertTrue(r.out().contains("in flight"), "live progress lines were printed");
     }
 
