@@ -24,6 +24,7 @@ import java.util.Map;
  * </ol>
  */
 public final class NativeLibraries {
+    private static final System.Logger LOG = System.getLogger(NativeLibraries.class.getName());
     /** The NIXL C API file inside the native folder, as laid out by the nixl-cu13 wheel. */
     public static final String NIXL_RELATIVE = "nixl/.nixl_cu13.mesonpy.libs/libnixl_capi.so";
     /** The CUDA runtime file inside the native folder. */
@@ -73,9 +74,10 @@ public final class NativeLibraries {
         }
         try {
             // NIXL reads NIXL_LOG_LEVEL in a library constructor, i.e. at load time.
-            String level = System.getProperty("kvx.nixl.logLevel");
-            if (level != null && !level.isBlank()) {
-                Libc.setenv("NIXL_LOG_LEVEL", level);
+            try {
+                NixlLogLevel.apply().ifPresent(l -> LOG.log(System.Logger.Level.DEBUG, "NIXL_LOG_LEVEL={0} (kvx.nixl.logLevel)", l));
+            } catch (IllegalArgumentException e) {
+                throw new NativeLibraryException(e.getMessage());
             }
             load("libnixl_capi.so (NIXL C API)", "kvx.nixl.lib", "KVX_NIXL_LIB", NIXL_RELATIVE);
             nixlLoaded = true;
@@ -121,6 +123,7 @@ public final class NativeLibraries {
                     + ". Run 'ldd " + path + "' to see which dependency is missing; " + INSTALL_HINT + ".", e);
         }
         LOADED.add(new LoadedLibrary(what, path, choice.getValue()));
+        LOG.log(System.Logger.Level.DEBUG, "loaded {0} from {1} ({2})", what, path, choice.getValue());
     }
 
     private static Map.Entry<Path, String> choose(String property, String envVar, String relative) {
