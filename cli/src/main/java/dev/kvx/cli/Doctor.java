@@ -39,7 +39,14 @@ final class Doctor implements Callable<Integer> {
         Runtime.Version v = Runtime.version();
         out.println("kvx doctor");
         out.println("  java        " + v + " (" + System.getProperty("java.vendor") + ") at " + System.getProperty("java.home"));
-        out.println("  native dir  " + NativeLibraries.nativeDir());
+        if (NativeLibraries.nativeAccessEnabled()) {
+            out.println("  native access enabled (" + NativeLibraries.nativeAccessFlag() + ")");
+        } else {
+            out.println("  native access NOT enabled: the JVM warns at kvx's first native call and a later JDK will refuse it;"
+                    + " start java with " + NativeLibraries.nativeAccessFlag()
+                    + " (on the module path: --enable-native-access=<kvx's module>; on the class path: ALL-UNNAMED)");
+        }
+        out.println("  native dir  " + NativeLibraries.nativeDir() + (Files.isDirectory(NativeLibraries.nativeDir()) ? "" : " (absent)"));
         Path manifest = NativeLibraries.nativeDir().resolve("MANIFEST");
         if (Files.isRegularFile(manifest)) {
             try {
@@ -49,7 +56,7 @@ final class Doctor implements Callable<Integer> {
                 out.println("  MANIFEST unreadable: " + e.getMessage());
             }
         } else {
-            out.println("  MANIFEST    missing: run ci/provision-native.sh");
+            out.println("  MANIFEST    none (no provisioned native folder here; NIXL may come from pip or KVX_NIXL_LIB, see below)");
         }
 
         out.println("NIXL");
@@ -79,7 +86,8 @@ final class Doctor implements Callable<Integer> {
             out.println("  NIXL not usable: " + e.getMessage());
         }
         for (NativeLibraries.LoadedLibrary lib : NativeLibraries.loaded()) {
-            out.println("  loaded " + lib.name() + " from " + lib.path() + " (" + lib.chosenBy() + ")");
+            out.println("  loaded " + lib.name() + " from " + lib.path());
+            out.println("    found through: " + lib.chosenBy());
         }
 
         out.println("CUDA");
@@ -97,7 +105,7 @@ final class Doctor implements Callable<Integer> {
         }
         for (NativeLibraries.LoadedLibrary lib : NativeLibraries.loaded()) {
             if (lib.name().contains("cudart")) {
-                out.println("  loaded " + lib.name() + " from " + lib.path());
+                out.println("  loaded " + lib.name() + " from " + lib.path() + " (" + lib.chosenBy() + ")");
             }
         }
         out.println(problems == 0 ? "doctor: OK" : "doctor: " + problems + " problem(s), see above");
