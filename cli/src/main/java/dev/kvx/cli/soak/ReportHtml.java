@@ -1,13 +1,12 @@
 package dev.kvx.cli.soak;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import com.github.mustachejava.DefaultMustacheFactory;
 import com.github.mustachejava.Mustache;
 import dev.kvx.cli.VersionProvider;
-import dev.kvx.cli.browser.ChartPixels;
 import dev.kvx.cli.browser.HeadlessChromium;
 import dev.kvx.cli.browser.PageCapture;
-import java.awt.image.BufferedImage;
-import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.StringWriter;
@@ -22,7 +21,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
-import javax.imageio.ImageIO;
 
 /**
  * {@code report.html}: a Mustache template ({@code report.html.mustache}, every value HTML-escaped)
@@ -34,6 +32,10 @@ import javax.imageio.ImageIO;
 final class ReportHtml {
     /** Truthy once the page has drawn its charts: {@code window.kvxReport.charts}. */
     static final String READY = "window.kvxReport && window.kvxReport.charts";
+    /** Once ready: the number of charts and the ids of canvases with no pixel drawn, as JSON. */
+    private static final String DRAWN = READY + " && JSON.stringify({charts: window.kvxReport.charts, blank: [...document.querySelectorAll('canvas')]"
+            + ".filter(c => !c.getContext('2d').getImageData(0, 0, c.width, c.height).data.some((v, i) => i % 4 === 3 && v !== 0))"
+            + ".map(c => c.id)})";
     private static final Mustache TEMPLATE = new DefaultMustacheFactory("dev/kvx/cli/soak").compile("report.html.mustache");
 
     private ReportHtml() {}
@@ -110,12 +112,12 @@ final class ReportHtml {
             return "not taken: no headless browser here; " + HeadlessChromium.INSTALL_HINT;
         }
         try (HeadlessChromium b = HeadlessChromium.launch(browser.get(), Duration.ofSeconds(30))) {
-            PageCapture.Result r = PageCapture.capture(b, html.toAbsolutePath().toUri(), 1280, READY, Duration.ofSeconds(30));
+            PageCapture.Result r = PageCapture.capture(b, html.toAbsolutePath().toUri(), 1280, DRAWN, Duration.ofSeconds(30));
             Files.write(png, r.png());
-            BufferedImage image = ImageIO.read(new ByteArrayInputStream(r.png()));
-            long blank = r.canvases().stream().filter(c -> ChartPixels.inkFraction(image, c) < 0.01).count();
-            return String.format(Locale.ROOT, "%s: %d chart(s) drawn by %s, %d blank; %s", png.getFileName(), r.canvases().size(),
-                    browser.get().getFileName(), blank, r.errors().isEmpty() ? "no console errors" : "console errors: " + r.errors());
+            JsonNode drawn = new ObjectMapper().readTree(r.ready());
+            return String.format(Locale.ROOT, "%s: %d chart(s) drawn by %s, %d blank%s; %s", png.getFileName(), drawn.path("charts").asInt(),
+                    browser.get().getFileName(), drawn.path("blank").size(), drawn.path("blank").isEmpty() ? "" : " " + drawn.path("blank"),
+                    r.errors().isEmpty() ? "no console errors" : "console errors: " + r.errors());
         } catch (IOException | RuntimeException e) {
             return "not taken: " + e.getMessage();
         } catch (InterruptedException e) {
