@@ -8,7 +8,7 @@ work=$(mktemp -d /tmp/kvx-device.XXXXXX); mkdir -p "$work/native"
 tar -C "$work" -xzf "$root/.device/jre.tgz"
 tar -C "$work/native" -xzf "$root/.device/native.tgz"
 java="$work/jre/bin/java"
-cp=$(ls "$root"/.device/lib/kvx-*.jar | tr '\n' ':')
+cp=$(ls "$root"/.device/lib/kvx-*.jar "$root"/.device/lib/deps/*.jar | tr '\n' ':')
 junit=$(ls "$root"/.device/lib/junit-platform-console-standalone-*.jar)
 opts=(--enable-native-access=ALL-UNNAMED -Dkvx.native.dir="$work/native")
 export NIXL_LOG_LEVEL=${NIXL_LOG_LEVEL:-ERROR}

@@ -10,9 +10,13 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 JAVA_HOME=$(ci/find-jdk.sh); export JAVA_HOME
 ci/provision-native.sh
-mvn -B -q -ntp install -DskipTests
+mvn -B -q -ntp install -DskipTests -Dmaven.javadoc.skip=true -Dmaven.source.skip=true
 out="$root/.device"; rm -rf "$out"; mkdir -p "$out/lib"
-cp bindings/target/kvx-bindings-*.jar java-api/target/kvx-api-*.jar cli/target/kvx-cli-*.jar "$out/lib/"
+for j in bindings/target/kvx-bindings-*.jar java-api/target/kvx-api-*.jar cli/target/kvx-cli-*.jar; do
+  [[ $j == *-sources.jar || $j == *-javadoc.jar ]] || cp "$j" "$out/lib/"
+done
+# the CLI's libraries (picocli, ...) without kvx's own jars, which are above
+mkdir -p "$out/lib/deps"; for j in cli/target/lib/*.jar; do [[ $(basename "$j") == kvx-* ]] || cp "$j" "$out/lib/deps/"; done
 (cd java-api/target/test-classes && "$JAVA_HOME/bin/jar" cf "$out/lib/kvx-api-tests.jar" .)
 # the benchmark suite (ci/device-bench.sh): the JMH jar and the C baseline, built here with gcc
 mkdir -p "$out/bench"
@@ -22,14 +26,15 @@ gcc -O2 -Wall -Wextra -I native-headers -o "$out/bench/nixl_baseline" jmh/c/nixl
 gcc -O2 -Wall -I .native/cuda/include -o "$out/bench/cuda_peer_copy" jmh/c/cuda_peer_copy.c -L.native/cuda/lib -l:libcudart.so.13
 mvn -B -q -ntp dependency:copy -Dartifact=org.junit.platform:junit-platform-console-standalone:1.11.4 -DoutputDirectory="$out/lib"
 
-"$JAVA_HOME/bin/jlink" --add-modules java.base,java.logging,java.xml,java.management,jdk.unsupported,java.naming,jdk.jfr,jdk.zipfs,jdk.management \
+"$JAVA_HOME/bin/jlink" --add-modules java.base,java.logging,java.xml,java.management,jdk.unsupported,java.naming,jdk.jfr,jdk.zipfs,jdk.management,java.net.http \
   --strip-debug --no-man-pages --no-header-files --compress zip-9 --output "$out/jre-tmp"
 tar -C "$out" -czf "$out/jre.tgz" --transform 's,^jre-tmp,jre,' jre-tmp && rm -rf "$out/jre-tmp"
 
 cd "$root/.native"
 roots="nixl/.nixl_cu13.mesonpy.libs/libnixl_capi.so nixl/.nixl_cu13.mesonpy.libs/plugins/libplugin_UCX.so
        nixl/nixl_cu13.libs/ucx/libuct_cuda.so.0.0.0 nixl/nixl_cu13.libs/ucx/libucm_cuda.so.0.0.0 nixl/nixl_cu13.libs/ucx/libuct_cma.so.0.0.0"
-for r in $roots; do echo "$r"; LD_LIBRARY_PATH= ldd "$r" | awk '{print $3}' | grep "^$root/.native/" | xargs -r realpath --relative-to=.; done \
+native_real=$(pwd -P)   # .native may be a link to a shared copy; ldd prints physical paths
+for r in $roots; do echo "$r"; LD_LIBRARY_PATH= ldd "$r" | awk '{print $3}' | grep "^$native_real/" | xargs -r realpath --relative-to=.; done \
   | sort -u > "$out/native-files.txt"
 tar -czf "$out/native.tgz" -T "$out/native-files.txt" cuda/lib/libcudart.so.13 MANIFEST
 du -sh "$out" "$out"/*

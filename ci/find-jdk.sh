@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Prints the home of a JDK >= 22 (kvx needs the final FFM API; it is built and tested with 25).
+# Prints the home of a JDK >= 25 (kvx is built and tested with 25; the Maven build enforces it).
 # Order: $KVX_JAVA_HOME, $JAVA_HOME, then every /usr/lib/jvm/* (newest first). Exits 1 with advice if none.
 set -euo pipefail
-need=22
+need=25
 version_of() { # prints the feature version of the JDK at $1, or nothing
   local home=$1
   [[ -x "$home/bin/javac" && -x "$home/bin/java" ]] || return 0

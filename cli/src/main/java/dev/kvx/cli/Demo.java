@@ -8,50 +8,64 @@ import dev.kvx.nixl.Registration;
 import dev.kvx.nixl.Transfer;
 import dev.kvx.nixl.TransferOp;
 import dev.kvx.nixl.TransferState;
-import java.io.PrintStream;
+import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.SplittableRandom;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
 /** {@code kvx demo}: a real NIXL transfer between two agents, verified and timed. */
-final class Demo {
+@Command(name = "demo", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
+        usageHelpWidth = 110,
+        description = {"Moves real bytes between two NIXL agents and verifies them.",
+            "Two NIXL agents (UCX) in this process: WRITE the buffer with a completion notification, READ it back, verify "
+                + "checksums, print first/median/best times. --memory vram moves GPU 0 memory and compares with cudaMemcpy."})
+final class Demo implements Callable<Integer> {
     private static final Duration DEADLINE = Duration.ofSeconds(30);
 
-    private Demo() {}
+    /** Which memory the demo moves. */
+    enum Memory { DRAM, VRAM }
 
-    static int run(String[] args, PrintStream out) throws IllegalArgumentException {
-        long size = 64L << 20;
-        int iterations = 5;
-        String memory = "dram";
-        for (int i = 0; i < args.length; i++) {
-            switch (args[i]) {
-                case "--memory" -> memory = value(args, ++i, "--memory").toLowerCase(Locale.ROOT);
-                case "--size" -> size = parseSize(value(args, ++i, "--size"));
-                case "--iterations" -> iterations = Integer.parseInt(value(args, ++i, "--iterations"));
-                default -> throw new IllegalArgumentException("unknown option '" + args[i] + "' (try: kvx help)");
-            }
-        }
+    @CommandLine.Spec
+    private CommandLine.Model.CommandSpec spec;
+
+    @Option(names = "--size", paramLabel = "SIZE", converter = SizeConverter.class, defaultValue = "64MiB",
+            description = "bytes per transfer, 1 B to 2 GiB (4096, 64KiB, 64MiB, 1GiB; default ${DEFAULT-VALUE})")
+    private long size;
+
+    @Option(names = "--iterations", paramLabel = "N", defaultValue = "5", description = "transfers of each kind (default ${DEFAULT-VALUE})")
+    private int iterations;
+
+    @Option(names = "--memory", paramLabel = "KIND", defaultValue = "dram", description = "dram or vram (default ${DEFAULT-VALUE})")
+    private Memory memory;
+
+    Demo() {}
+
+    @Override
+    public Integer call() {
         if (size <= 0 || size > (1L << 31) - 4096) {
-            throw new IllegalArgumentException("--size must be between 1 B and 2 GiB, got " + size);
+            throw new CommandLine.ParameterException(spec.commandLine(), "--size must be between 1 B and 2 GiB, got " + size);
         }
         if (iterations < 1) {
-            throw new IllegalArgumentException("--iterations must be >= 1");
+            throw new CommandLine.ParameterException(spec.commandLine(), "--iterations must be >= 1, got " + iterations);
         }
-        if (memory.equals("vram")) {
-            try {
-                return VramDemo.run(size, iterations, out);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                out.println("demo interrupted");
-                return 1;
-            }
+        PrintWriter out = spec.commandLine().getOut();
+        try {
+            return memory == Memory.VRAM ? VramDemo.run(size, iterations, out) : dram(out);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            out.println("demo interrupted");
+            return Main.FAILED;
         }
-        if (!memory.equals("dram")) {
-            throw new IllegalArgumentException("--memory must be dram or vram, got '" + memory + "'");
-        }
+    }
+
+    private int dram(PrintWriter out) throws InterruptedException {
         out.printf(Locale.ROOT, "kvx demo: two NIXL agents (UCX) in one process, %s per transfer, %d iteration(s)%n",
                 human(size), iterations);
         try (NixlAgent ctx = NixlAgent.createWithUcx("demo-context");
@@ -73,7 +87,7 @@ final class Demo {
                     List<Notification> got = gen.awaitNotifications(DEADLINE);
                     if (got.isEmpty() || !got.get(0).matches(note)) {
                         out.println("FAILED: the generation agent did not get the completion notification");
-                        return 1;
+                        return Main.FAILED;
                     }
                     back.fill(0, size, (byte) 0);
                     try (Transfer r = ctx.createTransfer(TransferOp.READ, MemoryKind.DRAM, List.of(back.descriptor()),
@@ -83,7 +97,7 @@ final class Demo {
                     long a = src.checksum(0, size);
                     if (a != dst.checksum(0, size) || a != back.checksum(0, size)) {
                         out.println("FAILED: checksums differ after iteration " + it);
-                        return 1;
+                        return Main.FAILED;
                     }
                 }
                 report(out, "WRITE", size, writes);
@@ -92,11 +106,7 @@ final class Demo {
                         src.checksum(0, size), iterations);
             }
             out.println("demo: OK (first iteration includes UCX connection set-up)");
-            return 0;
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            out.println("demo interrupted");
-            return 1;
+            return Main.OK;
         }
     }
 
@@ -110,7 +120,7 @@ final class Demo {
         return System.nanoTime() - t0;
     }
 
-    static void report(PrintStream out, String what, long size, long[] nanos) {
+    static void report(PrintWriter out, String what, long size, long[] nanos) {
         long[] sorted = nanos.clone();
         Arrays.sort(sorted);
         long best = sorted[0];
@@ -131,41 +141,7 @@ final class Demo {
         }
     }
 
-    static long parseSize(String s) {
-        String t = s.trim().toUpperCase(Locale.ROOT);
-        long mul = 1;
-        if (t.endsWith("GIB") || t.endsWith("G")) {
-            mul = 1L << 30;
-        } else if (t.endsWith("MIB") || t.endsWith("M")) {
-            mul = 1L << 20;
-        } else if (t.endsWith("KIB") || t.endsWith("K")) {
-            mul = 1L << 10;
-        }
-        String digits = t.replaceAll("[A-Z]+$", "");
-        try {
-            return Long.parseLong(digits) * mul;
-        } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("cannot read size '" + s + "' (examples: 4096, 64KiB, 64MiB, 1GiB)");
-        }
-    }
-
-    private static String value(String[] args, int i, String opt) {
-        if (i >= args.length) {
-            throw new IllegalArgumentException(opt + " needs a value");
-        }
-        return args[i];
-    }
-
     static String human(long bytes) {
-        if (bytes % (1L << 30) == 0) {
-            return (bytes >> 30) + " GiB";
-        }
-        if (bytes % (1L << 20) == 0) {
-            return (bytes >> 20) + " MiB";
-        }
-        if (bytes % (1L << 10) == 0) {
-            return (bytes >> 10) + " KiB";
-        }
-        return bytes + " B";
+        return SizeConverter.human(bytes);
     }
 }

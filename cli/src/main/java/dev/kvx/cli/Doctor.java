@@ -9,21 +9,44 @@ import dev.kvx.nixl.AgentConfig;
 import dev.kvx.nixl.NixlAgent;
 import dev.kvx.nixl.PluginInfo;
 import java.io.IOException;
-import java.io.PrintStream;
+import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
 
 /** {@code kvx doctor}: everything a user needs to see when something does not load. */
-final class Doctor {
-    private Doctor() {}
+@Command(name = "doctor", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
+        usageHelpWidth = 110,
+        description = {"Checks the installation: Java, native access, NIXL, its plugins, CUDA.",
+            "Prints the JDK, whether native access is enabled, where each native library came from, the NIXL plugins that "
+                + "load here, and the CUDA devices (or the runtime's reason why there are none). Exit status 1 on a problem."})
+final class Doctor implements Callable<Integer> {
+    @CommandLine.Spec
+    private CommandLine.Model.CommandSpec spec;
 
-    static int run(PrintStream out) {
+    Doctor() {}
+
+    @Override
+    public Integer call() {
+        return run(spec.commandLine().getOut());
+    }
+
+    static int run(PrintWriter out) {
         int problems = 0;
         Runtime.Version v = Runtime.version();
         out.println("kvx doctor");
         out.println("  java        " + v + " (" + System.getProperty("java.vendor") + ") at " + System.getProperty("java.home"));
-        out.println("  native dir  " + NativeLibraries.nativeDir());
+        if (NativeLibraries.nativeAccessEnabled()) {
+            out.println("  native access enabled (" + NativeLibraries.nativeAccessFlag() + ")");
+        } else {
+            out.println("  native access NOT enabled: the JVM warns at kvx's first native call and a later JDK will refuse it;"
+                    + " start java with " + NativeLibraries.nativeAccessFlag()
+                    + " (on the module path: --enable-native-access=<kvx's module>; on the class path: ALL-UNNAMED)");
+        }
+        out.println("  native dir  " + NativeLibraries.nativeDir() + (Files.isDirectory(NativeLibraries.nativeDir()) ? "" : " (absent)"));
         Path manifest = NativeLibraries.nativeDir().resolve("MANIFEST");
         if (Files.isRegularFile(manifest)) {
             try {
@@ -33,7 +56,7 @@ final class Doctor {
                 out.println("  MANIFEST unreadable: " + e.getMessage());
             }
         } else {
-            out.println("  MANIFEST    missing: run ci/provision-native.sh");
+            out.println("  MANIFEST    none (no provisioned native folder here; NIXL may come from pip or KVX_NIXL_LIB, see below)");
         }
 
         out.println("NIXL");
@@ -63,7 +86,8 @@ final class Doctor {
             out.println("  NIXL not usable: " + e.getMessage());
         }
         for (NativeLibraries.LoadedLibrary lib : NativeLibraries.loaded()) {
-            out.println("  loaded " + lib.name() + " from " + lib.path() + " (" + lib.chosenBy() + ")");
+            out.println("  loaded " + lib.name() + " from " + lib.path());
+            out.println("    found through: " + lib.chosenBy());
         }
 
         out.println("CUDA");
@@ -81,7 +105,7 @@ final class Doctor {
         }
         for (NativeLibraries.LoadedLibrary lib : NativeLibraries.loaded()) {
             if (lib.name().contains("cudart")) {
-                out.println("  loaded " + lib.name() + " from " + lib.path());
+                out.println("  loaded " + lib.name() + " from " + lib.path() + " (" + lib.chosenBy() + ")");
             }
         }
         out.println(problems == 0 ? "doctor: OK" : "doctor: " + problems + " problem(s), see above");

@@ -1,65 +1,82 @@
 package dev.kvx.cli;
 
+import dev.kvx.cli.soak.SoakOptions;
+import dev.kvx.cli.soak.SoakWorker;
 import java.io.PrintStream;
-import java.util.Arrays;
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
 
-/** The {@code kvx} command: {@code doctor}, {@code demo}. */
-public final class Main {
+/**
+ * The {@code kvx} command: {@code doctor}, {@code demo}, {@code soak} (and the hidden {@code worker}
+ * the soak starts). Exit status: 0 ok, 1 failure, 2 bad usage.
+ */
+@Command(name = "kvx", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
+        description = "KV-cache transfer over NIXL, from Java: check the installation, move real bytes, soak it.",
+        subcommands = {Doctor.class, Demo.class, SoakOptions.class, SoakWorker.class, CommandLine.HelpCommand.class},
+        usageHelpWidth = 110,
+        footer = {"", "Settings (system property / environment):",
+            "  -Dkvx.nixl.lib / KVX_NIXL_LIB       a libnixl_capi.so to load",
+            "  -Dkvx.native.dir / KVX_NATIVE_DIR   a native folder laid out like the checkout's .native/",
+            "  -Dkvx.python / KVX_PYTHON           the Python whose pip-installed nixl-cu13 / nixl-cu12 to use",
+            "  -Dkvx.nixl.logLevel / NIXL_LOG_LEVEL  NIXL's own log level"})
+public final class Main implements Runnable {
+    /** Exit status of a run that went well. */
+    public static final int OK = 0;
+    /** Exit status of a run that failed. */
+    public static final int FAILED = 1;
+    /** Exit status of bad usage: an unknown command or option, or a bad value. */
+    public static final int USAGE = 2;
+
+    @CommandLine.Spec
+    private CommandLine.Model.CommandSpec spec;
+
     private Main() {}
 
-    /** Runs a subcommand and exits with its status. */
+    /**
+     * Runs a subcommand and exits with its status.
+     *
+     * @param args the command line
+     */
     public static void main(String[] args) {
         System.exit(run(args, System.out, System.err));
     }
 
-    /** Runs a subcommand; returns the exit status (testable without exiting). */
+    /**
+     * Runs a subcommand; testable without exiting.
+     *
+     * @param args the command line
+     * @param out where the command's output goes
+     * @param err where errors go
+     * @return the exit status: 0 ok, 1 failure, 2 bad usage
+     */
     public static int run(String[] args, PrintStream out, PrintStream err) {
-        String cmd = args.length == 0 ? "help" : args[0];
-        String[] rest = Arrays.copyOfRange(args, Math.min(1, args.length), args.length);
-        try {
-            return switch (cmd) {
-                case "doctor" -> Doctor.run(out);
-                case "demo" -> Demo.run(rest, out);
-                case "soak" -> dev.kvx.cli.soak.SoakDriver.main(rest, out);
-                case "help", "-h", "--help" -> {
-                    usage(out);
-                    yield 0;
-                }
-                default -> {
-                    err.println("kvx: unknown command '" + cmd + "'");
-                    usage(err);
-                    yield 2;
-                }
-            };
-        } catch (IllegalArgumentException e) {
-            err.println("kvx " + cmd + ": " + e.getMessage());
-            return 2;
-        } catch (RuntimeException e) {
-            err.println("kvx " + cmd + " failed: " + e);
-            return 1;
-        } catch (Exception e) {
-            err.println("kvx " + cmd + " failed: " + e);
-            return 1;
-        }
+        return commandLine(new PrintWriter(out, true, StandardCharsets.UTF_8), new PrintWriter(err, true, StandardCharsets.UTF_8))
+                .execute(args);
     }
 
-    static void usage(PrintStream out) {
-        out.println("""
-                usage: kvx <command> [options]
+    /**
+     * The configured command line with its exit codes and error handlers.
+     *
+     * @param out where the command's output goes
+     * @param err where errors go
+     * @return the command line, ready to {@code execute}
+     */
+    static CommandLine commandLine(PrintWriter out, PrintWriter err) {
+        CommandLine cl = new CommandLine(new Main());
+        cl.setOut(out);
+        cl.setErr(err);
+        cl.setCaseInsensitiveEnumValuesAllowed(true);
+        cl.setOverwrittenOptionsAllowed(true); // the last of a repeated option wins, as in most tools
+        cl.setParameterExceptionHandler(CliErrors::onBadUsage);
+        cl.setExecutionExceptionHandler(CliErrors::onFailure);
+        return cl;
+    }
 
-                commands:
-                  doctor              JDK, native folder, loaded libraries, NIXL plugins and CUDA devices
-                  demo [--size N] [--iterations K] [--memory dram|vram]
-                                      two NIXL agents (UCX) in this process: WRITE N bytes with a
-                                      notification, READ them back, verify checksums, print timings
-                                      (defaults: --size 64MiB --iterations 5; sizes take KiB/MiB/GiB);
-                                      --memory vram moves GPU 0 memory and compares with cudaMemcpy
-                  soak [options]      the main job: a context and a generation worker as two processes over
-                                      real NIXL, warm-up / burst / idle / recovery probes with faults,
-                                      live progress and a report (kvx soak --help)
-                  help                this text
-
-                settings: -Dkvx.native.dir / KVX_NATIVE_DIR (native folder, default .native/),
-                          -Dkvx.nixl.lib / KVX_NIXL_LIB (another libnixl_capi.so), NIXL_LOG_LEVEL""");
+    /** {@code kvx} alone prints the usage. */
+    @Override
+    public void run() {
+        spec.commandLine().usage(spec.commandLine().getOut());
     }
 }

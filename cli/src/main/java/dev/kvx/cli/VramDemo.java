@@ -8,7 +8,7 @@ import dev.kvx.nixl.NixlAgent;
 import dev.kvx.nixl.Registration;
 import dev.kvx.nixl.Transfer;
 import dev.kvx.nixl.TransferOp;
-import java.io.PrintStream;
+import java.io.PrintWriter;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
@@ -18,7 +18,7 @@ import java.util.Random;
 final class VramDemo {
     private VramDemo() {}
 
-    static int run(long size, int iterations, PrintStream out) throws InterruptedException {
+    static int run(long size, int iterations, PrintWriter out) throws InterruptedException {
         CudaInfo info = Cuda.probe();
         if (!info.available()) {
             out.println("kvx demo --memory vram: " + info.reason());

@@ -1,2 +1,2 @@
-/** The {@code kvx} command line: {@code doctor} and {@code demo}. */
+/** The {@code kvx} command line: {@code doctor}, {@code demo} and {@code soak}, on picocli. */
 package dev.kvx.cli;

@@ -18,6 +18,7 @@ import java.util.List;
  * nothing else in kvx is affected.
  */
 public final class Cuda {
+    private static final System.Logger LOG = System.getLogger(Cuda.class.getName());
     private Cuda() {}
 
     /** Describes the CUDA devices, or why there are none. Never throws for a missing GPU or driver. */
@@ -25,6 +26,7 @@ public final class Cuda {
         try {
             NativeLibraries.loadCudart();
         } catch (NativeLibraryException e) {
+            LOG.log(System.Logger.Level.DEBUG, "no CUDA: {0}", e.getMessage());
             return new CudaInfo(false, 0, 0, List.of(), "CUDA runtime not loaded: " + e.getMessage());
         }
         try (Arena tmp = Arena.ofConfined()) {

@@ -6,7 +6,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 
 /**
  * Finds and loads the native libraries kvx binds: {@code libnixl_capi.so} (NIXL's C API, which pulls
@@ -14,24 +13,25 @@ import java.util.Map;
  * {@code libcudart.so.13}. The generated bindings resolve symbols through the loader lookup, so a
  * library must be loaded here before its first call.
  *
- * <p>Where they come from, first match wins:
- * <ol>
- *   <li>an explicit library file: system property {@code kvx.nixl.lib} / {@code kvx.cudart.lib}, or the
- *       environment variables {@code KVX_NIXL_LIB} / {@code KVX_CUDART_LIB} (another NIXL installation);</li>
- *   <li>the native folder: system property {@code kvx.native.dir}, environment {@code KVX_NATIVE_DIR},
- *       else the nearest {@code .native/} in the working directory or one of its parents
- *       (filled by {@code ci/provision-native.sh}).</li>
- * </ol>
+ * <p>Where they come from, first match wins: an explicit file ({@code kvx.nixl.lib} / {@code KVX_NIXL_LIB},
+ * {@code kvx.cudart.lib} / {@code KVX_CUDART_LIB}), an explicit native folder ({@code kvx.native.dir} /
+ * {@code KVX_NATIVE_DIR}), the pip package of a Python ({@code nixl-cu13}, {@code nixl-cu12};
+ * {@code nvidia-cuda-runtime}), the checkout's {@code .native/} (filled by {@code ci/provision-native.sh}).
+ * The error when none has it names every place looked and what to install.
  */
 public final class NativeLibraries {
+    private static final System.Logger LOG = System.getLogger(NativeLibraries.class.getName());
     /** The NIXL C API file inside the native folder, as laid out by the nixl-cu13 wheel. */
     public static final String NIXL_RELATIVE = "nixl/.nixl_cu13.mesonpy.libs/libnixl_capi.so";
     /** The CUDA runtime file inside the native folder. */
     public static final String CUDART_RELATIVE = "cuda/lib/libcudart.so.13";
-    private static final String INSTALL_HINT =
-            "Run 'ci/provision-native.sh' in the kvx checkout (the README's commands run it for you) to download "
-                    + "nixl-cu13 1.5.1 and nvidia-cuda-runtime 13.0 into .native/, or point -Dkvx.native.dir / "
-                    + "KVX_NATIVE_DIR at a folder laid out like it";
+    private static final String NIXL_HINT = "Install it in one of these ways: 'pip install nixl-cu13==1.5.1' (or nixl-cu12) into the "
+            + "Python kvx asks (KVX_PYTHON, else the active virtualenv, else python3 on the PATH); or set KVX_NIXL_LIB to a "
+            + "libnixl_capi.so of NIXL >= 1.0; or, in a kvx checkout, run ci/provision-native.sh (the README's commands run it for you)";
+    private static final String CUDART_HINT = "Install it in one of these ways: 'pip install nvidia-cuda-runtime==13.0.96' into the "
+            + "Python kvx asks (KVX_PYTHON, else the active virtualenv, else python3 on the PATH); or set KVX_CUDART_LIB to a "
+            + "libcudart.so.13; or, in a kvx checkout, run ci/provision-native.sh";
+    private static NativeLocator locator;
 
     /** One library kvx loaded, for {@code kvx doctor}. */
     public record LoadedLibrary(String name, Path path, String chosenBy) {}
@@ -73,11 +73,12 @@ public final class NativeLibraries {
         }
         try {
             // NIXL reads NIXL_LOG_LEVEL in a library constructor, i.e. at load time.
-            String level = System.getProperty("kvx.nixl.logLevel");
-            if (level != null && !level.isBlank()) {
-                Libc.setenv("NIXL_LOG_LEVEL", level);
+            try {
+                NixlLogLevel.apply().ifPresent(l -> LOG.log(System.Logger.Level.DEBUG, "NIXL_LOG_LEVEL={0} (kvx.nixl.logLevel)", l));
+            } catch (IllegalArgumentException e) {
+                throw new NativeLibraryException(e.getMessage());
             }
-            load("libnixl_capi.so (NIXL C API)", "kvx.nixl.lib", "KVX_NIXL_LIB", NIXL_RELATIVE);
+            load(NativeLocator.NIXL, NIXL_HINT);
             nixlLoaded = true;
         } catch (NativeLibraryException e) {
             nixlFailure = e;
@@ -94,7 +95,7 @@ public final class NativeLibraries {
             throw cudartFailure;
         }
         try {
-            load("libcudart.so.13 (CUDA runtime)", "kvx.cudart.lib", "KVX_CUDART_LIB", CUDART_RELATIVE);
+            load(NativeLocator.CUDART, CUDART_HINT);
             cudartLoaded = true;
         } catch (NativeLibraryException e) {
             cudartFailure = e;
@@ -107,32 +108,44 @@ public final class NativeLibraries {
         return List.copyOf(LOADED);
     }
 
-    private static void load(String what, String property, String envVar, String relative) {
-        Map.Entry<Path, String> choice = choose(property, envVar, relative);
-        Path path = choice.getKey();
-        if (!Files.isRegularFile(path)) {
-            throw new NativeLibraryException(what + " not found at " + path + " (chosen by " + choice.getValue()
-                    + "). " + INSTALL_HINT + ".");
+    private static void load(NativeLocator.Spec spec, String hint) {
+        if (locator == null) {
+            locator = new NativeLocator(NativeLocator.Environment.current());
         }
+        NativeLocator.Search search = locator.find(spec);
+        if (search.found().isEmpty()) {
+            throw new NativeLibraryException(spec.what() + (search.explicit() ? " is not where a setting says" : " not found")
+                    + ". Looked at:\n  - " + String.join("\n  - ", search.looked()) + "\n" + hint + ".");
+        }
+        Path path = search.found().get().path();
+        String chosenBy = search.found().get().chosenBy();
         try {
             System.load(path.toString());
         } catch (UnsatisfiedLinkError e) {
-            throw new NativeLibraryException(what + " at " + path + " could not be loaded: " + e.getMessage()
-                    + ". Run 'ldd " + path + "' to see which dependency is missing; " + INSTALL_HINT + ".", e);
+            throw new NativeLibraryException(spec.what() + " at " + path + " (" + chosenBy + ") could not be loaded: " + e.getMessage()
+                    + ". Run 'ldd " + path + "' to see which dependency is missing. " + hint + ".", e);
         }
-        LOADED.add(new LoadedLibrary(what, path, choice.getValue()));
+        LOADED.add(new LoadedLibrary(spec.what(), path, chosenBy));
+        LOG.log(System.Logger.Level.DEBUG, "loaded {0} from {1} ({2})", spec.what(), path, chosenBy);
     }
 
-    private static Map.Entry<Path, String> choose(String property, String envVar, String relative) {
-        String prop = System.getProperty(property);
-        if (prop != null && !prop.isBlank()) {
-            return Map.entry(Path.of(prop).toAbsolutePath(), "system property " + property);
-        }
-        String env = System.getenv(envVar);
-        if (env != null && !env.isBlank()) {
-            return Map.entry(Path.of(env).toAbsolutePath(), "environment variable " + envVar);
-        }
-        return Map.entry(nativeDir().resolve(relative), "native folder " + nativeDir());
+    /**
+     * Whether kvx's module may call native code without warnings ({@code --enable-native-access}).
+     *
+     * @return true when native access is enabled for kvx's module (or the class path)
+     */
+    public static boolean nativeAccessEnabled() {
+        return NativeLibraries.class.getModule().isNativeAccessEnabled();
+    }
+
+    /**
+     * The JVM flag that enables native access for kvx as it is loaded now.
+     *
+     * @return {@code --enable-native-access=<module>} on the module path, {@code ALL-UNNAMED} on the class path
+     */
+    public static String nativeAccessFlag() {
+        Module m = NativeLibraries.class.getModule();
+        return "--enable-native-access=" + (m.isNamed() ? m.getName() : "ALL-UNNAMED");
     }
 
     /** Reads a NUL-terminated string NIXL or CUDA returned; an empty string for NULL. */

@@ -36,6 +36,7 @@ import java.util.concurrent.locks.LockSupport;
  * {@link AlreadyClosedException}.
  */
 public final class NixlAgent implements AutoCloseable {
+    private static final System.Logger LOG = System.getLogger(NixlAgent.class.getName());
     private final String name;
     private final AgentConfig config;
     /**
@@ -120,6 +121,7 @@ public final class NixlAgent implements AutoCloseable {
             agent.close();
             throw e;
         }
+        LOG.log(System.Logger.Level.DEBUG, "NIXL agent {0} created ({1})", name, config);
         return agent;
     }
 

@@ -53,9 +53,11 @@ import java.util.function.ToDoubleFunction;
  *     <td>the largest time between a deadline and its TIMED_OUT outcome</td></tr>
  * </table>
  *
- * <pre>{@code
+ * {@snippet :
+ * MeterRegistry registry = new SimpleMeterRegistry();     // or Prometheus, OTLP, ...
  * new TransceiverMeterBinder(transceiver).bindTo(registry);
- * }</pre>
+ * double completed = registry.get("kvx.transceiver.requests").tag("outcome", "completed").counter().count();
+ * }
  */
 public final class TransceiverMeterBinder implements MeterBinder {
     private final CacheTransceiver transceiver;

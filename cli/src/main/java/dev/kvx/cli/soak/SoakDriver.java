@@ -1,9 +1,9 @@
 package dev.kvx.cli.soak;
 
+import dev.kvx.cli.Main;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
-import java.io.PrintStream;
 import java.io.PrintWriter;
 import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
@@ -28,7 +28,8 @@ import java.util.concurrent.TimeUnit;
  * replaced. Prints a status line each second and a report at the end; exit status 0 only if every
  * request got exactly one outcome on each live side, nothing leaked and every probe completed.
  */
-public final class SoakDriver {
+final class SoakDriver {
+    private static final System.Logger LOG = System.getLogger(SoakDriver.class.getName());
     enum Phase { WARMUP, BURST, IDLE, PROBES }
 
     /** One side's outcome line. */
@@ -78,7 +79,7 @@ public final class SoakDriver {
 
     /** One worker process and what it last said. */
     final class Worker {
-        final String role;
+        final SoakWorker.Role role;
         final String name;
         final int port;
         final Process process;
@@ -91,7 +92,7 @@ public final class SoakDriver {
         volatile boolean killed;
         final Path log;
 
-        Worker(String role, String name, int port) throws IOException {
+        Worker(SoakWorker.Role role, String name, int port) throws IOException {
             this.role = role;
             this.name = name;
             this.port = port;
@@ -101,10 +102,9 @@ public final class SoakDriver {
             if (nativeDir != null) {
                 cmd.add("-Dkvx.native.dir=" + nativeDir);
             }
-            cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), SoakWorker.class.getName(), role, name,
-                    String.valueOf(port), String.valueOf(o.seed), String.valueOf(o.timeoutMs), String.valueOf(o.buffers),
-                    String.valueOf(o.effectivePoolBlocks()), String.valueOf(o.tokensPerBlock), String.valueOf(o.layers),
-                    String.valueOf(o.kvHeads), String.valueOf(o.headSize), String.valueOf(o.dtypeBytes), faultSpec()));
+            cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName()));
+            cmd.addAll(SoakWorker.arguments(role, name, port, o));
+            LOG.log(System.Logger.Level.DEBUG, "starting {0} worker: {1}", role, cmd);
             Files.createDirectories(o.reportDir);
             this.log = o.reportDir.resolve(name + ".log");
             // the worker's stderr (NIXL/UCX logs, Java stack traces) goes to a file the failure messages point at
@@ -127,7 +127,7 @@ public final class SoakDriver {
                     String why = process.isAlive() ? "did not say READY within " + limit.toSeconds() + " s"
                             : "exited with status " + process.exitValue();
                     process.destroyForcibly();
-                    throw new IllegalStateException(role + " worker " + name + " " + why + "; its log " + log + " ends with:\n" + tail(log, 15)
+                    throw new IllegalStateException(role.name().toLowerCase(Locale.ROOT) + " worker " + name + " " + why + "; its log " + log + " ends with:\n" + tail(log, 15)
                             + "\n(run './kvx doctor' to check the native libraries)");
                 }
             }
@@ -164,11 +164,11 @@ public final class SoakDriver {
     }
 
     private final SoakOptions o;
-    private final PrintStream out;
+    private final PrintWriter out;
     private final Map<Long, Req> requests = new ConcurrentHashMap<>();
-    private final List<Sample> timeline = Collections.synchronizedList(new ArrayList<>());
     private final Map<Phase, long[]> phaseWindow = new LinkedHashMap<>();
-    private final List<String> events = Collections.synchronizedList(new ArrayList<>());
+    private final SoakTimeline timeline;
+    private final SoakFaults faultPlan;
     private volatile Worker ctx;
     private volatile Worker gen;
     private volatile Phase phase = Phase.WARMUP;
@@ -176,22 +176,15 @@ public final class SoakDriver {
     private final long t0 = System.nanoTime();
     private int generation = 1;
 
-    /** A one-second sample of the run. */
-    record Sample(double t, Phase phase, long inFlight, long completed, long timedOut, long cancelled, long failed, long other,
-                  long ctxSlots, long genSlots, long ctxFree, long genFree, long capacity) {}
-
-    SoakDriver(SoakOptions o, PrintStream out) {
+    SoakDriver(SoakOptions o, PrintWriter out) {
         this.o = o;
         this.out = out;
+        this.timeline = new SoakTimeline(o, out, t0);
+        this.faultPlan = new SoakFaults(o.faults, o.seed, true, java.time.Duration.ZERO);
     }
 
     private String faultSpec() {
-        if (o.faults.isEmpty()) {
-            return "none";
-        }
-        StringBuilder sb = new StringBuilder();
-        o.faults.forEach((k, v) -> sb.append(sb.isEmpty() ? "" : ",").append(k).append('=').append(v));
-        return sb.toString();
+        return SoakFaults.format(o.faults);
     }
 
     private static String tail(Path file, int lines) {
@@ -231,6 +224,9 @@ public final class SoakDriver {
             }
         } else if (w == gen) {
             r.gen = outcome;
+            if (outcome.status().equals("COMPLETED")) {
+                timeline.completed(outcome.latencyNanos());
+            }
             if (outcome.status().equals("REJECTED")) {
                 ctx.send("CANCEL " + id);
             }
@@ -262,7 +258,7 @@ public final class SoakDriver {
     }
 
     private Worker startGeneration() throws Exception {
-        Worker g = new Worker("gen", "soak-gen-" + generation++, freePort());
+        Worker g = new Worker(SoakWorker.Role.GEN, "soak-gen-" + generation++, freePort());
         g.awaitReady(Duration.ofSeconds(60));
         return g;
     }
@@ -276,7 +272,7 @@ public final class SoakDriver {
     }
 
     double elapsed() {
-        return (System.nanoTime() - t0) / 1e9;
+        return timeline.elapsed();
     }
 
     /** Runs the soak; returns the exit status. */
@@ -290,11 +286,12 @@ public final class SoakDriver {
         out.printf(Locale.ROOT, "phases: warm-up %d s at concurrency %d, burst %d s at %d, idle %d s, %d recovery probes; faults: %s%s%n",
                 o.warmupSeconds, o.warmupConcurrency, o.burstSeconds, o.burstConcurrency, o.idleSeconds, o.probes, faultSpec(),
                 o.killGenerationAt >= 0 ? "; generation worker killed " + o.killGenerationAt + " s after the load starts" : "");
-        ctx = new Worker("ctx", "soak-ctx", freePort());
+        ctx = new Worker(SoakWorker.Role.CTX, "soak-ctx", freePort());
         ctx.awaitReady(Duration.ofSeconds(60));
         gen = startGeneration();
         connect(ctx, gen);
-        Thread progress = new Thread(this::progressLoop, "soak-progress");
+        Thread progress = new Thread(() -> timeline.run(requests.values(), () -> new SoakTimeline.Gauges(phase.name(), ctx.stat, gen.stat)),
+                "soak-progress");
         progress.setDaemon(true);
         progress.start();
         SplittableRandom rnd = new SplittableRandom(o.seed);
@@ -311,7 +308,7 @@ public final class SoakDriver {
                     case IDLE -> o.idleSeconds;
                     case PROBES -> 0;
                 });
-                events.add(String.format(Locale.ROOT, "%.1f s: %s starts", elapsed(), p));
+                timeline.event("phase", p + " starts");
                 if (p == Phase.PROBES) {
                     for (int i = 0; i < o.probes; i++) {
                         // probes prove the system serves again, so they carry no injected faults
@@ -346,14 +343,14 @@ public final class SoakDriver {
             gen.process.destroyForcibly();
             progress.interrupt();
         }
-        SoakReport report = new SoakReport(o, List.copyOf(requests.values()), phaseWindow, List.copyOf(timeline), List.copyOf(events),
-                ctx.byeLine, gen.byeLine, t0, killNanos);
+        SoakReport report = new SoakReport(o, List.copyOf(requests.values()), phaseWindow, timeline.samples(), timeline.events(),
+                ctx.byeLine, gen.byeLine, killNanos);
         return report.write(out);
     }
 
     private void killAndReplaceGeneration() throws Exception {
         Worker dead = gen;
-        events.add(String.format(Locale.ROOT, "%.1f s: SIGKILL generation worker %s (pid %d)", elapsed(), dead.name, dead.process.pid()));
+        timeline.event("kill", String.format(Locale.ROOT, "SIGKILL generation worker %s (pid %d)", dead.name, dead.process.pid()));
         out.printf(Locale.ROOT, "%n!! %.1f s: killing generation worker %s (SIGKILL)%n", elapsed(), dead.name);
         dead.killed = true;
         killNanos = System.nanoTime();
@@ -367,7 +364,7 @@ public final class SoakDriver {
         Worker fresh = startGeneration();
         gen = fresh;
         connect(ctx, fresh);
-        events.add(String.format(Locale.ROOT, "%.1f s: new generation worker %s connected", elapsed(), fresh.name));
+        timeline.event("restart", "new generation worker " + fresh.name + " connected");
         out.printf(Locale.ROOT, "!! %.1f s: new generation worker %s connected%n", elapsed(), fresh.name);
     }
 
@@ -380,6 +377,7 @@ public final class SoakDriver {
     private Req submit(long id, int blocks, Phase p) {
         Req r = new Req(id, blocks, p);
         requests.put(id, r);
+        timeline.injected(faultPlan.kindsHitting(id));
         ctx.send("REQ " + id + " " + blocks);
         gen.send("REQ " + id + " " + blocks);
         return r;
@@ -396,50 +394,6 @@ public final class SoakDriver {
         }
     }
 
-    private void progressLoop() {
-        long lastCompleted = 0;
-        long lastBytes = 0;
-        try {
-            while (true) {
-                Thread.sleep(1000);
-                long completed = 0;
-                long timedOut = 0;
-                long cancelled = 0;
-                long failed = 0;
-                long other = 0;
-                long bytes = 0;
-                for (Req r : requests.values()) {
-                    switch (r.outcome()) {
-                        case "COMPLETED" -> {
-                            completed++;
-                            bytes += r.blocks * o.blockBytes();
-                        }
-                        case "TIMED_OUT" -> timedOut++;
-                        case "CANCELLED" -> cancelled++;
-                        case "FAILED" -> failed++;
-                        case "NONE" -> { }
-                        default -> other++;
-                    }
-                }
-                Map<String, Long> cs = ctx.stat;
-                Map<String, Long> gs = gen.stat;
-                long inflight = inFlight();
-                timeline.add(new Sample(elapsed(), phase, inflight, completed, timedOut, cancelled, failed, other,
-                        cs.getOrDefault("slots", 0L), gs.getOrDefault("slots", 0L), cs.getOrDefault("freeBlocks", 0L),
-                        gs.getOrDefault("freeBlocks", 0L), cs.getOrDefault("capacity", 0L)));
-                out.printf(Locale.ROOT, "[%5.1f s %-7s] in flight %3d | completed %6d | timed out %4d | cancelled %4d | failed %4d | other %3d"
-                                + " | slots ctx %d/%d gen %d/%d | free blocks ctx %d gen %d /%d | %5.0f req/s %6.3f GB/s%n",
-                        elapsed(), phase, inflight, completed, timedOut, cancelled, failed, other, cs.getOrDefault("slots", 0L), o.buffers,
-                        gs.getOrDefault("slots", 0L), o.buffers, cs.getOrDefault("freeBlocks", 0L), gs.getOrDefault("freeBlocks", 0L),
-                        cs.getOrDefault("capacity", 0L), (double) (completed - lastCompleted), (bytes - lastBytes) / 1e9);
-                lastCompleted = completed;
-                lastBytes = bytes;
-            }
-        } catch (InterruptedException e) {
-            // run over
-        }
-    }
-
     static String human(long bytes) {
         if (bytes >= 1L << 30) {
             return String.format(Locale.ROOT, "%.1f GiB", bytes / (double) (1L << 30));
@@ -448,17 +402,5 @@ public final class SoakDriver {
             return String.format(Locale.ROOT, "%.1f MiB", bytes / (double) (1L << 20));
         }
         return String.format(Locale.ROOT, "%.1f KiB", bytes / 1024.0);
-    }
-
-    /** Entry from the command line. */
-    public static int main(String[] args, PrintStream out) throws Exception {
-        SoakOptions o;
-        try {
-            o = SoakOptions.parse(args);
-        } catch (SoakOptions.HelpRequested h) {
-            out.println(SoakOptions.usage());
-            return 0;
-        }
-        return new SoakDriver(o, out).run();
     }
 }

@@ -48,13 +48,36 @@ final class SoakFaults implements FaultInjector {
             if (java.util.Arrays.stream(KINDS).noneMatch(kind::equals)) {
                 throw new IllegalArgumentException("unknown fault '" + kind + "' (known: " + String.join(", ", KINDS) + ")");
             }
-            double rate = kv.length > 1 ? Double.parseDouble(kv[1]) : 0.02;
-            if (rate < 0 || rate > 1) {
+            double rate;
+            try {
+                rate = kv.length > 1 ? Double.parseDouble(kv[1].trim()) : 0.02;
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException("fault rate for " + kind + " must be a number in [0,1], got '" + kv[1] + "'");
+            }
+            if (!(rate >= 0 && rate <= 1)) {
                 throw new IllegalArgumentException("fault rate for " + kind + " must be in [0,1], got " + rate);
             }
             out.put(kind, rate);
         }
         return out;
+    }
+
+    /** Spells a parsed spec back ({@code none} when empty), as the worker's {@code --faults} reads it. */
+    static String format(Map<String, Double> rates) {
+        if (rates.isEmpty()) {
+            return "none";
+        }
+        StringBuilder sb = new StringBuilder();
+        rates.forEach((k, v) -> sb.append(sb.isEmpty() ? "" : ",").append(k).append('=').append(v));
+        return sb.toString();
+    }
+
+    /**
+     * The per-request faults that hit this request (either side): for the report's fault markers.
+     * {@code drop-notif} is decided per message and is not listed.
+     */
+    java.util.List<String> kindsHitting(long requestId) {
+        return java.util.stream.Stream.of("silent-gen", "no-ack", "no-write", "exception", "late-write").filter(k -> hits(k, requestId)).toList();
     }
 
     private boolean hits(String kind, long requestId) {

@@ -1,118 +1,138 @@
 package dev.kvx.cli.soak;
 
+import dev.kvx.cli.VersionProvider;
 import java.nio.file.Path;
 import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
 /**
- * Parameters of a soak run. Defaults make the bare command take about a minute on a 2-core machine
- * with a small real model's KV shape (28 layers × 8 KV heads × head size 128, bf16: 112 KiB per token).
+ * {@code kvx soak}: the parameters of a soak run and their checks; the run itself is {@link SoakDriver}.
+ * Defaults make the bare command take about 40 s on a 2-core machine with a small real model's KV shape
+ * (28 layers × 8 KV heads × head size 128, bf16: 112 KiB per token).
  */
-final class SoakOptions {
-    int warmupSeconds = 5;
-    int burstSeconds = 25;
-    int idleSeconds = 5;
-    int probes = 5;
+@Command(name = "soak", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class, sortOptions = false,
+        usageHelpWidth = 110,
+        description = {"The main job: prefill/decode stress-and-recovery run over real NIXL, with a report.",
+            "A context and a generation worker as two processes over real NIXL (UCX): warm-up, burst, idle and recovery "
+                + "probes with injected faults, live progress, and a report (table, report.json, report.html, report.png). "
+                + "Exit status 1 when a request ended without an outcome, a block leaked, data did not verify or a probe failed."})
+public final class SoakOptions implements Callable<Integer> {
+    @CommandLine.Spec
+    private CommandLine.Model.CommandSpec spec;
+
+    @Option(names = "--warmup", paramLabel = "S", defaultValue = "5", description = "warm-up seconds (${DEFAULT-VALUE})")
+    int warmupSeconds;
+    @Option(names = "--burst", paramLabel = "S", defaultValue = "25", description = "burst seconds (${DEFAULT-VALUE})")
+    int burstSeconds;
+    @Option(names = "--idle", paramLabel = "S", defaultValue = "5", description = "idle seconds (${DEFAULT-VALUE})")
+    int idleSeconds;
+    @Option(names = "--probes", paramLabel = "N", defaultValue = "5", description = "recovery probes after the idle phase (${DEFAULT-VALUE})")
+    int probes;
     int warmupConcurrency = 2;
-    int burstConcurrency = 16;
-    int buffers = 4;
-    int tokensPerBlock = 4;
-    int layers = 28;
-    int kvHeads = 8;
-    int headSize = 128;
-    int dtypeBytes = 2;
-    int meanInputTokens = 48;
-    int maxInputTokens = 128;
-    int poolBlocks = 0; // 0: sized from concurrency and input lengths
-    long timeoutMs = 3000;
-    long seed = 42;
-    Map<String, Double> faults = SoakFaults.parse("silent-gen=0.01,no-ack=0.01,no-write=0.01,drop-notif=0.005,exception=0.01,late-write=0.005");
-    double killGenerationAt = -1;
-    Path reportDir = Path.of("soak-report");
+    @Option(names = "--concurrency", paramLabel = "N", defaultValue = "16",
+            description = "burst concurrency (${DEFAULT-VALUE}; the slot pool holds --buffers)")
+    int burstConcurrency;
+    @Option(names = "--buffers", paramLabel = "N", defaultValue = "4", description = "staging slots per side (${DEFAULT-VALUE})")
+    int buffers;
+    @Option(names = "--timeout-ms", paramLabel = "MS", defaultValue = "3000", description = "kvTransferTimeout (${DEFAULT-VALUE})")
+    long timeoutMs;
+    @Option(names = "--tokens-per-block", paramLabel = "N", defaultValue = "4", description = "KV shape: tokens per block (${DEFAULT-VALUE})")
+    int tokensPerBlock;
+    @Option(names = "--layers", paramLabel = "N", defaultValue = "28", description = "KV shape: layers (${DEFAULT-VALUE})")
+    int layers;
+    @Option(names = "--kv-heads", paramLabel = "N", defaultValue = "8", description = "KV shape: KV heads (${DEFAULT-VALUE})")
+    int kvHeads;
+    @Option(names = "--head-size", paramLabel = "N", defaultValue = "128", description = "KV shape: head size (${DEFAULT-VALUE})")
+    int headSize;
+    @Option(names = "--dtype-bytes", paramLabel = "N", defaultValue = "2", description = "KV shape: bytes per element (${DEFAULT-VALUE})")
+    int dtypeBytes;
+    @Option(names = "--mean-input", paramLabel = "N", defaultValue = "48",
+            description = "mean input tokens per request, exponentially distributed (${DEFAULT-VALUE})")
+    int meanInputTokens;
+    @Option(names = "--max-input", paramLabel = "N", defaultValue = "128", description = "most input tokens per request (${DEFAULT-VALUE})")
+    int maxInputTokens;
+    @Option(names = "--pool-blocks", paramLabel = "N", description = "KV blocks per side (default: sized for the burst)")
+    int poolBlocks; // 0: sized from concurrency and input lengths
+    Map<String, Double> faults;
 
-    static String usage() {
-        return """
-                usage: kvx soak [options]
-                  --warmup S --burst S --idle S   phase lengths in seconds (5, 25, 5)
-                  --probes N                      recovery probes after the idle phase (5)
-                  --concurrency N                 burst concurrency (16; the buffer pool holds --buffers)
-                  --buffers N                     staging slots per side (4)
-                  --timeout-ms MS                 kvTransferTimeout (3000)
-                  --tokens-per-block N --layers N --kv-heads N --head-size N --dtype-bytes N   KV shape (4, 28, 8, 128, 2)
-                  --mean-input N --max-input N    input tokens per request (48, 128), exponential around the mean
-                  --pool-blocks N                 KV blocks per side (default: sized for the burst)
-                  --faults SPEC                   kind=rate,... or none; kinds: silent-gen, no-ack, no-write,
-                                                  drop-notif, exception, late-write (default: each at 0.5-1%)
-                  --kill-generation-at S          SIGKILL the generation worker S seconds after the load starts
-                                                  (warm-up starts at 0, the burst at --warmup) and start a new one
-                  --seed N                        (42)
-                  --report DIR                    where report.json and report.html go (soak-report)""";
+    @Option(names = "--faults", paramLabel = "SPEC",
+            defaultValue = "silent-gen=0.01,no-ack=0.01,no-write=0.01,drop-notif=0.005,exception=0.01,late-write=0.005",
+            description = "kind=rate,... or none; kinds: silent-gen, no-ack, no-write, drop-notif, exception, late-write "
+                    + "(the context side's WRITE lands after the generation side gave up and past its quarantine timeout) "
+                    + "(default: ${DEFAULT-VALUE})")
+    void faults(String spec) {
+        try {
+            faults = SoakFaults.parse(spec);
+        } catch (IllegalArgumentException e) {
+            throw new CommandLine.ParameterException(this.spec.commandLine(), "Invalid value for option '--faults': " + e.getMessage());
+        }
     }
 
-    static SoakOptions parse(String[] args) {
-        SoakOptions o = new SoakOptions();
-        for (int i = 0; i < args.length; i++) {
-            String a = args[i];
-            if (a.equals("--help") || a.equals("-h")) {
-                throw new HelpRequested();
-            }
-            if (i + 1 >= args.length) {
-                throw new IllegalArgumentException(a + " needs a value\n" + usage());
-            }
-            String v = args[++i];
-            try {
-                switch (a) {
-                    case "--warmup" -> o.warmupSeconds = nonNegative(a, Integer.parseInt(v));
-                    case "--burst" -> o.burstSeconds = nonNegative(a, Integer.parseInt(v));
-                    case "--idle" -> o.idleSeconds = nonNegative(a, Integer.parseInt(v));
-                    case "--probes" -> o.probes = nonNegative(a, Integer.parseInt(v));
-                    case "--concurrency" -> o.burstConcurrency = positive(a, Integer.parseInt(v));
-                    case "--buffers" -> o.buffers = positive(a, Integer.parseInt(v));
-                    case "--timeout-ms" -> o.timeoutMs = positive(a, Integer.parseInt(v));
-                    case "--tokens-per-block" -> o.tokensPerBlock = positive(a, Integer.parseInt(v));
-                    case "--layers" -> o.layers = positive(a, Integer.parseInt(v));
-                    case "--kv-heads" -> o.kvHeads = positive(a, Integer.parseInt(v));
-                    case "--head-size" -> o.headSize = positive(a, Integer.parseInt(v));
-                    case "--dtype-bytes" -> o.dtypeBytes = positive(a, Integer.parseInt(v));
-                    case "--mean-input" -> o.meanInputTokens = positive(a, Integer.parseInt(v));
-                    case "--max-input" -> o.maxInputTokens = positive(a, Integer.parseInt(v));
-                    case "--pool-blocks" -> o.poolBlocks = positive(a, Integer.parseInt(v));
-                    case "--faults" -> o.faults = SoakFaults.parse(v);
-                    case "--kill-generation-at" -> {
-                        o.killGenerationAt = Double.parseDouble(v);
-                        if (!(o.killGenerationAt >= 0)) {
-                            throw new IllegalArgumentException(a + " must be >= 0 seconds, got " + v);
-                        }
-                    }
-                    case "--seed" -> o.seed = Long.parseLong(v);
-                    case "--report" -> o.reportDir = Path.of(v);
-                    default -> throw new IllegalArgumentException("unknown option " + a + "\n" + usage());
-                }
-            } catch (NumberFormatException e) {
-                throw new IllegalArgumentException(a + " needs a number, got '" + v + "'");
-            }
-        }
-        if (o.killGenerationAt >= o.warmupSeconds + o.burstSeconds) {
-            throw new IllegalArgumentException("--kill-generation-at " + o.killGenerationAt + " falls after the burst (warm-up + burst = "
-                    + (o.warmupSeconds + o.burstSeconds) + " s): the kill is meant to hit requests in flight");
-        }
-        if (o.maxInputTokens < o.meanInputTokens) {
-            throw new IllegalArgumentException("--max-input must be >= --mean-input");
-        }
-        return o;
+    @Option(names = "--kill-generation-at", paramLabel = "S", defaultValue = "-1", showDefaultValue = CommandLine.Help.Visibility.NEVER,
+            description = "SIGKILL the generation worker S seconds after the load starts (warm-up starts at 0, the burst "
+                + "at --warmup) and start a new one (default: no kill)")
+    double killGenerationAt;
+    @Option(names = "--seed", paramLabel = "N", defaultValue = "42", description = "seed of sizes and faults (${DEFAULT-VALUE})")
+    long seed;
+    @Option(names = "--report", paramLabel = "DIR", defaultValue = "soak-report",
+            description = "where report.json, report.html and report.png go (${DEFAULT-VALUE})")
+    Path reportDir;
+
+    /** Creates the options with their defaults (picocli fills them). */
+    public SoakOptions() {}
+
+    @Override
+    public Integer call() throws Exception {
+        validate();
+        return new SoakDriver(this, spec.commandLine().getOut()).run();
     }
 
-    private static int positive(String opt, int v) {
+    /** Checks the values; a bad one is a usage error (status 2) that names the option. */
+    void validate() {
+        nonNegative("--warmup", warmupSeconds);
+        nonNegative("--burst", burstSeconds);
+        nonNegative("--idle", idleSeconds);
+        nonNegative("--probes", probes);
+        positive("--concurrency", burstConcurrency);
+        positive("--buffers", buffers);
+        positive("--timeout-ms", timeoutMs);
+        positive("--tokens-per-block", tokensPerBlock);
+        positive("--layers", layers);
+        positive("--kv-heads", kvHeads);
+        positive("--head-size", headSize);
+        positive("--dtype-bytes", dtypeBytes);
+        positive("--mean-input", meanInputTokens);
+        positive("--max-input", maxInputTokens);
+        nonNegative("--pool-blocks", poolBlocks);
+        if (killGenerationAt != -1 && !(killGenerationAt >= 0)) {
+            throw bad("--kill-generation-at must be >= 0 seconds, got " + killGenerationAt);
+        }
+        if (killGenerationAt >= warmupSeconds + burstSeconds) {
+            throw bad("--kill-generation-at " + killGenerationAt + " falls after the burst (warm-up + burst = "
+                    + (warmupSeconds + burstSeconds) + " s): the kill is meant to hit requests in flight");
+        }
+        if (maxInputTokens < meanInputTokens) {
+            throw bad("--max-input must be >= --mean-input (" + maxInputTokens + " < " + meanInputTokens + ")");
+        }
+    }
+
+    private void positive(String opt, long v) {
         if (v <= 0) {
-            throw new IllegalArgumentException(opt + " must be positive, got " + v);
+            throw bad(opt + " must be positive, got " + v);
         }
-        return v;
     }
 
-    private static int nonNegative(String opt, int v) {
+    private void nonNegative(String opt, long v) {
         if (v < 0) {
-            throw new IllegalArgumentException(opt + " must be >= 0, got " + v);
+            throw bad(opt + " must be >= 0, got " + v);
         }
-        return v;
+    }
+
+    private CommandLine.ParameterException bad(String message) {
+        return new CommandLine.ParameterException(spec.commandLine(), message);
     }
 
     long blockBytes() {
@@ -125,14 +145,5 @@ final class SoakOptions {
 
     int effectivePoolBlocks() {
         return poolBlocks > 0 ? poolBlocks : burstConcurrency * ((meanInputTokens + tokensPerBlock - 1) / tokensPerBlock) * 2 + maxBlocks();
-    }
-
-    /** Thrown for --help. */
-    static final class HelpRequested extends RuntimeException {
-        private static final long serialVersionUID = 1L;
-
-        HelpRequested() {
-            super(null, null, false, false);
-        }
     }
 }

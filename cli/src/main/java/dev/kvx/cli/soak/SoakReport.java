@@ -1,7 +1,7 @@
 package dev.kvx.cli.soak;
 
 import java.io.IOException;
-import java.io.PrintStream;
+import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -10,11 +10,14 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.stream.Stream;
+import org.HdrHistogram.Histogram;
 
 /**
- * The end of a soak run: a terminal table per phase, {@code report.json} with the same figures and
- * the parameters, and {@code report.html} with the timeline (in-flight requests, outcomes per second,
- * buffer slots, free blocks). Decides the exit status from the invariants.
+ * The end of a soak run: a terminal table per phase, {@code report.json} (Jackson) with the same
+ * figures, the parameters and the timeline, {@code report.html} ({@link ReportHtml}) and, where a
+ * headless browser is here, its screenshot {@code report.png}. Latency distributions are HdrHistograms.
+ * Decides the exit status from the invariants.
  */
 final class SoakReport {
     private static final String[] OUTCOMES = {"COMPLETED", "TIMED_OUT", "CANCELLED", "FAILED", "REJECTED", "KILLED", "CORRUPT",
@@ -22,15 +25,14 @@ final class SoakReport {
     private final SoakOptions o;
     private final List<SoakDriver.Req> requests;
     private final Map<SoakDriver.Phase, long[]> windows;
-    private final List<SoakDriver.Sample> timeline;
-    private final List<String> events;
+    private final List<ReportDocument.Sample> timeline;
+    private final List<ReportDocument.Event> events;
     private final String ctxBye;
     private final String genBye;
-    private final long t0;
     private final long killNanos;
 
-    SoakReport(SoakOptions o, List<SoakDriver.Req> requests, Map<SoakDriver.Phase, long[]> windows, List<SoakDriver.Sample> timeline,
-               List<String> events, String ctxBye, String genBye, long t0, long killNanos) {
+    SoakReport(SoakOptions o, List<SoakDriver.Req> requests, Map<SoakDriver.Phase, long[]> windows, List<ReportDocument.Sample> timeline,
+               List<ReportDocument.Event> events, String ctxBye, String genBye, long killNanos) {
         this.killNanos = killNanos;
         this.o = o;
         this.requests = requests;
@@ -39,12 +41,7 @@ final class SoakReport {
         this.events = events;
         this.ctxBye = ctxBye;
         this.genBye = genBye;
-        this.t0 = t0;
     }
-
-    /** Figures of one phase. */
-    record PhaseFigures(String phase, Map<String, Long> outcomes, double p50Ms, double p99Ms, double maxMs, double seconds,
-                        double requestsPerSecond, double gigabytesPerSecond, double latenessP99Ms, double latenessMaxMs) {}
 
     private static long field(String bye, String key) {
         for (String f : bye.split(" ")) {
@@ -55,38 +52,36 @@ final class SoakReport {
         return -1;
     }
 
-    private static double pct(long[] sorted, double p) {
-        if (sorted.length == 0) {
-            return 0;
-        }
-        return sorted[(int) Math.min(sorted.length - 1, Math.max(0, Math.ceil(sorted.length * p) - 1))] / 1e6;
-    }
-
-    List<PhaseFigures> figures() {
-        List<PhaseFigures> out = new ArrayList<>();
+    List<ReportDocument.PhaseFigures> figures() {
+        List<ReportDocument.PhaseFigures> out = new ArrayList<>();
         for (SoakDriver.Phase p : SoakDriver.Phase.values()) {
             List<SoakDriver.Req> rs = requests.stream().filter(r -> r.phase == p).toList();
             Map<String, Long> counts = new LinkedHashMap<>();
             for (String k : OUTCOMES) {
                 counts.put(k, rs.stream().filter(r -> r.outcome().equals(k)).count());
             }
-            long[] lat = rs.stream().filter(r -> r.outcome().equals("COMPLETED")).mapToLong(r -> r.gen.latencyNanos()).sorted().toArray();
-            long[] late = rs.stream().flatMap(r -> java.util.stream.Stream.of(r.ctx, r.gen))
-                    .filter(x -> x != null && x.status().equals("TIMED_OUT"))
-                    .mapToLong(x -> x.latencyNanos() - o.timeoutMs * 1_000_000L).sorted().toArray();
+            Histogram latency = new Histogram(SoakTimeline.HIGHEST_NANOS, 3);
+            rs.stream().filter(r -> r.outcome().equals("COMPLETED")).forEach(r -> latency.recordValue(clamp(r.gen.latencyNanos())));
+            Histogram late = new Histogram(SoakTimeline.HIGHEST_NANOS, 3);
+            rs.stream().flatMap(r -> Stream.of(r.ctx, r.gen)).filter(x -> x != null && x.status().equals("TIMED_OUT"))
+                    .forEach(x -> late.recordValue(clamp(x.latencyNanos() - o.timeoutMs * 1_000_000L)));
             long[] w = windows.get(p);
             double seconds = w == null ? 0 : Math.max(1e-9, (w[1] - w[0]) / 1e9);
             long bytes = rs.stream().filter(r -> r.outcome().equals("COMPLETED")).mapToLong(r -> r.blocks * o.blockBytes()).sum();
-            out.add(new PhaseFigures(p.name(), counts, pct(lat, 0.5), pct(lat, 0.99), pct(lat, 1.0), seconds,
-                    p == SoakDriver.Phase.PROBES || seconds == 0 ? 0 : lat.length / seconds,
-                    p == SoakDriver.Phase.PROBES || seconds == 0 ? 0 : bytes / seconds / 1e9, pct(late, 0.99), pct(late, 1.0)));
+            boolean rates = p != SoakDriver.Phase.PROBES && seconds > 0;
+            out.add(new ReportDocument.PhaseFigures(p.name(), counts, SoakTimeline.percentiles(latency), Math.round(seconds * 1000) / 1000.0,
+                    rates ? latency.getTotalCount() / seconds : 0, rates ? bytes / seconds / 1e9 : 0, SoakTimeline.percentiles(late)));
         }
         return out;
     }
 
+    private static long clamp(long nanos) {
+        return Math.min(SoakTimeline.HIGHEST_NANOS, Math.max(0, nanos));
+    }
+
     /** Prints the table, writes the files, returns the exit status. */
-    int write(PrintStream out) throws IOException {
-        List<PhaseFigures> figs = figures();
+    int write(PrintWriter out) throws IOException {
+        List<ReportDocument.PhaseFigures> figs = figures();
         long noOutcome = requests.stream().filter(r -> !r.done()).count();
         long corrupt = requests.stream().filter(r -> r.outcome().equals("CORRUPT") || r.outcome().equals("INCONSISTENT")).count();
         long probesFailed = requests.stream().filter(r -> r.phase == SoakDriver.Phase.PROBES && !r.outcome().equals("COMPLETED")).count();
@@ -125,12 +120,13 @@ final class SoakReport {
         out.println("kvx soak report");
         out.printf(Locale.ROOT, "%-8s %6s %9s %9s %9s %6s %8s %6s %7s %8s %8s %8s %8s %8s %9s%n", "phase", "total", "completed", "timed out",
                 "cancelled", "failed", "rejected", "killed", "corrupt", "p50 ms", "p99 ms", "max ms", "req/s", "GB/s", "late p99");
-        for (PhaseFigures f : figs) {
+        for (ReportDocument.PhaseFigures f : figs) {
             long total = f.outcomes().values().stream().mapToLong(Long::longValue).sum();
             out.printf(Locale.ROOT, "%-8s %6d %9d %9d %9d %6d %8d %6d %7d %8.2f %8.2f %8.2f %8.1f %8.3f %9.2f%n", f.phase(), total,
                     f.outcomes().get("COMPLETED"), f.outcomes().get("TIMED_OUT"), f.outcomes().get("CANCELLED"), f.outcomes().get("FAILED"),
                     f.outcomes().get("REJECTED"), f.outcomes().get("KILLED"), f.outcomes().get("CORRUPT") + f.outcomes().get("INCONSISTENT"),
-                    f.p50Ms(), f.p99Ms(), f.maxMs(), f.requestsPerSecond(), f.gigabytesPerSecond(), f.latenessP99Ms());
+                    f.latencyMs().p50(), f.latencyMs().p99(), f.latencyMs().max(), f.requestsPerSecond(), f.gigabytesPerSecond(),
+                    f.deadlineLatenessMs().p99());
         }
         out.printf(Locale.ROOT, "leaked: context %d blocks, generation %d blocks (slots are returned with every outcome);"
                 + " still quarantined at exit: context %d, generation %d; requests without an outcome: %d; probes %d/%d completed%n",
@@ -155,23 +151,26 @@ final class SoakReport {
             invariants.put("killedContextSlowestMs", Math.round(worst / 1e6));
             out.println(line);
         }
-        for (String e : events) {
-            out.println("  " + e);
+        for (ReportDocument.Event e : events) {
+            out.printf(Locale.ROOT, "  %.1f s: %s%n", e.t(), e.text());
         }
 
         Files.createDirectories(o.reportDir);
-        Path json = o.reportDir.resolve("report.json");
-        Files.writeString(json, json(figs, invariants, ok));
+        ReportDocument doc = new ReportDocument(ok, parameters(), invariants, figs, events, timeline, null);
         Path html = o.reportDir.resolve("report.html");
-        Files.writeString(html, html(figs, invariants, ok));
+        Files.writeString(html, ReportHtml.render(doc));
+        Path png = o.reportDir.resolve("report.png");
+        Files.deleteIfExists(png);
+        String shot = ReportHtml.screenshot(html, png);
+        Path json = o.reportDir.resolve("report.json");
+        ReportJson.write(doc.withScreenshot(shot), json);
         out.println("report: " + json.toAbsolutePath() + " and " + html.toAbsolutePath());
+        out.println("screenshot: " + shot);
         out.println(ok ? "soak: OK" : "soak: FAILED (see invariants above)");
         return ok ? 0 : 1;
     }
 
-    private String json(List<PhaseFigures> figs, Map<String, Object> invariants, boolean ok) {
-        StringBuilder sb = new StringBuilder("{\n");
-        sb.append("  \"ok\": ").append(ok).append(",\n  \"parameters\": {");
+    private Map<String, Object> parameters() {
         Map<String, Object> params = new TreeMap<>();
         params.put("warmupSeconds", o.warmupSeconds);
         params.put("burstSeconds", o.burstSeconds);
@@ -191,137 +190,7 @@ final class SoakReport {
         params.put("dtypeBytes", o.dtypeBytes);
         params.put("killGenerationAt", o.killGenerationAt);
         params.put("seed", o.seed);
-        params.put("faults", o.faults.toString());
-        appendMap(sb, params);
-        sb.append("},\n  \"invariants\": {");
-        appendMap(sb, invariants);
-        sb.append("},\n  \"phases\": [\n");
-        for (int i = 0; i < figs.size(); i++) {
-            PhaseFigures f = figs.get(i);
-            sb.append(String.format(Locale.ROOT, "    {\"phase\": \"%s\", \"outcomes\": {", f.phase()));
-            appendMap(sb, new LinkedHashMap<>(f.outcomes()));
-            sb.append(String.format(Locale.ROOT, "}, \"latencyMs\": {\"p50\": %.3f, \"p99\": %.3f, \"max\": %.3f}, \"seconds\": %.3f,"
-                            + " \"requestsPerSecond\": %.2f, \"gigabytesPerSecond\": %.4f, \"deadlineLatenessMs\": {\"p99\": %.3f, \"max\": %.3f}}%s%n",
-                    f.p50Ms(), f.p99Ms(), f.maxMs(), f.seconds(), f.requestsPerSecond(), f.gigabytesPerSecond(), f.latenessP99Ms(),
-                    f.latenessMaxMs(), i + 1 < figs.size() ? "," : ""));
-        }
-        sb.append("  ],\n  \"events\": [");
-        for (int i = 0; i < events.size(); i++) {
-            sb.append(i == 0 ? "" : ", ").append('"').append(events.get(i).replace("\"", "'")).append('"');
-        }
-        sb.append("],\n  \"timeline\": [\n");
-        for (int i = 0; i < timeline.size(); i++) {
-            SoakDriver.Sample s = timeline.get(i);
-            sb.append(String.format(Locale.ROOT, "    {\"t\": %.1f, \"phase\": \"%s\", \"inFlight\": %d, \"completed\": %d, \"timedOut\": %d,"
-                            + " \"cancelled\": %d, \"failed\": %d, \"other\": %d, \"ctxSlots\": %d, \"genSlots\": %d, \"ctxFreeBlocks\": %d,"
-                            + " \"genFreeBlocks\": %d}%s%n", s.t(), s.phase(), s.inFlight(), s.completed(), s.timedOut(), s.cancelled(), s.failed(),
-                    s.other(), s.ctxSlots(), s.genSlots(), s.ctxFree(), s.genFree(), i + 1 < timeline.size() ? "," : ""));
-        }
-        sb.append("  ]\n}\n");
-        return sb.toString();
-    }
-
-    private static void appendMap(StringBuilder sb, Map<String, ?> m) {
-        int i = 0;
-        for (Map.Entry<String, ?> e : m.entrySet()) {
-            Object v = e.getValue();
-            sb.append(i++ == 0 ? "" : ", ").append('"').append(e.getKey()).append("\": ");
-            if (v instanceof Number || v instanceof Boolean) {
-                sb.append(v);
-            } else {
-                sb.append('"').append(String.valueOf(v).replace("\"", "'")).append('"');
-            }
-        }
-    }
-
-    private String html(List<PhaseFigures> figs, Map<String, Object> invariants, boolean ok) {
-        int w = 900;
-        int h = 180;
-        double tMax = Math.max(1, timeline.isEmpty() ? 1 : timeline.get(timeline.size() - 1).t());
-        StringBuilder sb = new StringBuilder();
-        sb.append("<!doctype html><html><head><meta charset=\"utf-8\"><title>kvx soak report</title><style>")
-                .append("body{font-family:sans-serif;margin:24px;color:#222}table{border-collapse:collapse}td,th{border:1px solid #ccc;")
-                .append("padding:4px 8px;text-align:right}th{background:#f4f4f4}.ok{color:#176b1d}.bad{color:#b00020}")
-                .append("svg{background:#fafafa;border:1px solid #ddd;margin:6px 0}</style></head><body>");
-        sb.append("<h1>kvx soak report <span class=\"").append(ok ? "ok\">OK" : "bad\">FAILED").append("</span></h1>");
-        sb.append("<p>").append(String.format(Locale.ROOT, "%d requests; KV block %s; pool %d blocks per side; %d buffer slots per side;"
-                        + " kvTransferTimeout %d ms; faults %s", requests.size(), SoakDriver.human(o.blockBytes()), o.effectivePoolBlocks(),
-                o.buffers, o.timeoutMs, o.faults)).append("</p><table><tr><th>phase</th>");
-        for (String k : OUTCOMES) {
-            sb.append("<th>").append(k.toLowerCase(Locale.ROOT)).append("</th>");
-        }
-        sb.append("<th>p50 ms</th><th>p99 ms</th><th>max ms</th><th>req/s</th><th>GB/s</th><th>lateness p99 ms</th></tr>");
-        for (PhaseFigures f : figs) {
-            sb.append("<tr><th>").append(f.phase()).append("</th>");
-            for (String k : OUTCOMES) {
-                sb.append("<td>").append(f.outcomes().get(k)).append("</td>");
-            }
-            sb.append(String.format(Locale.ROOT, "<td>%.2f</td><td>%.2f</td><td>%.2f</td><td>%.1f</td><td>%.3f</td><td>%.2f</td></tr>",
-                    f.p50Ms(), f.p99Ms(), f.maxMs(), f.requestsPerSecond(), f.gigabytesPerSecond(), f.latenessP99Ms()));
-        }
-        sb.append("</table><h2>Invariants</h2><ul>");
-        invariants.forEach((k, v) -> sb.append("<li>").append(k).append(": <b>").append(v).append("</b></li>"));
-        sb.append("</ul>");
-        sb.append(chart("Requests in flight", w, h, tMax, List.of(new Series("in flight", "#1f77b4", s -> s.inFlight()))));
-        sb.append(chart("Outcomes per second", w, h, tMax, List.of(
-                new Series("completed", "#2ca02c", d(SoakDriver.Sample::completed)),
-                new Series("timed out", "#d62728", d(SoakDriver.Sample::timedOut)),
-                new Series("cancelled", "#ff7f0e", d(SoakDriver.Sample::cancelled)),
-                new Series("failed", "#9467bd", d(SoakDriver.Sample::failed)))));
-        sb.append(chart("Buffer slots in use", w, h, tMax, List.of(new Series("context", "#8c564b", s -> s.ctxSlots()),
-                new Series("generation", "#e377c2", s -> s.genSlots()))));
-        sb.append(chart("Free KV blocks", w, h, tMax, List.of(new Series("context", "#17becf", s -> s.ctxFree()),
-                new Series("generation", "#bcbd22", s -> s.genFree()))));
-        sb.append("<h2>Events</h2><ul>");
-        events.forEach(e -> sb.append("<li>").append(e).append("</li>"));
-        sb.append("</ul></body></html>\n");
-        return sb.toString();
-    }
-
-    private record Series(String name, String color, java.util.function.ToDoubleFunction<SoakDriver.Sample> value) {}
-
-    private java.util.function.ToDoubleFunction<SoakDriver.Sample> d(java.util.function.ToLongFunction<SoakDriver.Sample> cumulative) {
-        Map<SoakDriver.Sample, Double> per = new java.util.IdentityHashMap<>();
-        long prev = 0;
-        for (SoakDriver.Sample s : timeline) {
-            long v = cumulative.applyAsLong(s);
-            per.put(s, (double) (v - prev));
-            prev = v;
-        }
-        return s -> per.getOrDefault(s, 0.0);
-    }
-
-    private String chart(String title, int w, int h, double tMax, List<Series> series) {
-        double yMax = 1;
-        for (Series se : series) {
-            for (SoakDriver.Sample s : timeline) {
-                yMax = Math.max(yMax, se.value().applyAsDouble(s));
-            }
-        }
-        StringBuilder sb = new StringBuilder("<h2>").append(title).append("</h2><svg width=\"").append(w + 60).append("\" height=\"")
-                .append(h + 30).append("\">");
-        // phase bands
-        for (Map.Entry<SoakDriver.Phase, long[]> e : windows.entrySet()) {
-            double x0 = 50 + (e.getValue()[0] - t0) / 1e9 / tMax * w;
-            double x1 = 50 + (e.getValue()[1] - t0) / 1e9 / tMax * w;
-            sb.append(String.format(Locale.ROOT, "<rect x=\"%.1f\" y=\"5\" width=\"%.1f\" height=\"%d\" fill=\"%s\" opacity=\"0.08\"/>"
-                    + "<text x=\"%.1f\" y=\"16\" font-size=\"10\" fill=\"#555\">%s</text>", x0, Math.max(1, x1 - x0), h,
-                    e.getKey().ordinal() % 2 == 0 ? "#1f77b4" : "#ff7f0e", x0 + 3, e.getKey()));
-        }
-        sb.append(String.format(Locale.ROOT, "<text x=\"4\" y=\"14\" font-size=\"10\">%.0f</text><text x=\"4\" y=\"%d\" font-size=\"10\">0</text>"
-                + "<text x=\"%d\" y=\"%d\" font-size=\"10\">%.0f s</text>", yMax, h + 5, w + 20, h + 25, tMax));
-        int legendX = 60;
-        for (Series se : series) {
-            StringBuilder pts = new StringBuilder();
-            for (SoakDriver.Sample s : timeline) {
-                pts.append(String.format(Locale.ROOT, "%.1f,%.1f ", 50 + s.t() / tMax * w, 5 + h - se.value().applyAsDouble(s) / yMax * h));
-            }
-            sb.append("<polyline fill=\"none\" stroke-width=\"1.5\" stroke=\"").append(se.color()).append("\" points=\"").append(pts)
-                    .append("\"/>");
-            sb.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"%d\" font-size=\"11\" fill=\"%s\">%s</text>", legendX, h + 25, se.color(),
-                    se.name()));
-            legendX += 110;
-        }
-        return sb.append("</svg>").toString();
+        params.put("faults", o.faults);
+        return params;
     }
 }

@@ -1,5 +1,7 @@
 package dev.kvx.cli.soak;
 
+import dev.kvx.cli.Main;
+import dev.kvx.cli.VersionProvider;
 import dev.kvx.kv.KvBlockPool;
 import dev.kvx.kv.KvCacheLayout;
 import dev.kvx.transceiver.CacheTransceiver;
@@ -10,29 +12,81 @@ import dev.kvx.transceiver.LlmRequest;
 import dev.kvx.transceiver.TransferOutcome;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
-import java.io.PrintStream;
+import java.io.PrintWriter;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Arrays;
+import java.util.List;
 import java.util.SplittableRandom;
+import java.util.concurrent.Callable;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
 /**
- * One worker process of the soak run (context or generation), driven by the soak driver over
- * stdin/stdout. Commands: {@code CONNECT <peer> <port>}, {@code REQ <id> <blocks>}, {@code CANCEL <id>}, {@code QUIT}.
- * Output: {@code READY}, {@code CONNECTED}, {@code OUT <id> <status> <phase> <latencyNanos> <quarantined>},
- * {@code STAT k=v …} every 250 ms, {@code BYE}.
- * Args: {@code ctx|gen <name> <listenPort> <seed> <timeoutMs> <buffers> <poolBlocks> <tokensPerBlock> <layers>
- * <kvHeads> <headSize> <dtypeBytes> <faults>}.
+ * {@code kvx worker} (hidden): one worker process of the soak run (context or generation), started
+ * and driven by {@link SoakDriver} over stdin/stdout. Commands: {@code CONNECT <peer> <port>},
+ * {@code REQ <id> <blocks>}, {@code CANCEL <id>}, {@code QUIT}. Output: {@code READY},
+ * {@code CONNECTED}, {@code OUT <id> <status> <phase> <latencyNanos> <quarantined>}, {@code STAT k=v …}
+ * every 250 ms, {@code BYE}. Logs (its own, NIXL's, UCX's) go to stderr, which the driver keeps in a file.
  */
-public final class SoakWorker {
-    private static final ConcurrentHashMap<Long, LlmRequest> LIVE = new ConcurrentHashMap<>();
+@Command(name = "worker", hidden = true, mixinStandardHelpOptions = true, versionProvider = VersionProvider.class, sortOptions = false,
+        description = "One soak worker, driven by 'kvx soak' over stdin/stdout (not for direct use).")
+public final class SoakWorker implements Callable<Integer> {
+    private static final System.Logger LOG = System.getLogger(SoakWorker.class.getName());
+    private final ConcurrentHashMap<Long, LlmRequest> live = new ConcurrentHashMap<>();
 
-    private SoakWorker() {}
+    /** Which side of the transfer a worker plays. */
+    enum Role { CTX, GEN }
+
+    @CommandLine.Spec
+    private CommandLine.Model.CommandSpec spec;
+    @Option(names = "--role", required = true, paramLabel = "ctx|gen", description = "context (sends) or generation (receives)")
+    Role role;
+    @Option(names = "--name", required = true, description = "the NIXL agent name")
+    String name;
+    @Option(names = "--port", required = true, description = "the metadata listen port")
+    int port;
+    @Option(names = "--seed", required = true, description = "the seed of the fault plan")
+    long seed;
+    @Option(names = "--timeout-ms", required = true, description = "kvTransferTimeout")
+    long timeoutMs;
+    @Option(names = "--buffers", required = true, description = "staging slots")
+    int buffers;
+    @Option(names = "--pool-blocks", required = true, description = "KV blocks in the pool")
+    int poolBlocks;
+    @Option(names = "--tokens-per-block", required = true)
+    int tokensPerBlock;
+    @Option(names = "--layers", required = true)
+    int layers;
+    @Option(names = "--kv-heads", required = true)
+    int kvHeads;
+    @Option(names = "--head-size", required = true)
+    int headSize;
+    @Option(names = "--dtype-bytes", required = true)
+    int dtypeBytes;
+    @Option(names = "--faults", defaultValue = "none", description = "kind=rate,... or none, as 'kvx soak --faults'")
+    String faults;
+
+    /** Creates the command (picocli fills the options). */
+    public SoakWorker() {}
+
+    /**
+     * The command line that starts a worker with these settings.
+     *
+     * @return the arguments after {@code kvx}
+     */
+    static List<String> arguments(Role role, String name, int port, SoakOptions o) {
+        return List.of("worker", "--role=" + role.name().toLowerCase(java.util.Locale.ROOT), "--name=" + name, "--port=" + port,
+                "--seed=" + o.seed, "--timeout-ms=" + o.timeoutMs, "--buffers=" + o.buffers, "--pool-blocks=" + o.effectivePoolBlocks(),
+                "--tokens-per-block=" + o.tokensPerBlock, "--layers=" + o.layers, "--kv-heads=" + o.kvHeads, "--head-size=" + o.headSize,
+                "--dtype-bytes=" + o.dtypeBytes, "--faults=" + SoakFaults.format(o.faults));
+    }
 
     /** Block content both sides agree on: a cheap pattern from (request, block), checked on arrival. */
     static void fill(byte[] buf, long requestId, int block) {
@@ -46,22 +100,24 @@ public final class SoakWorker {
     }
 
     /** Runs the worker until QUIT or end of input. */
-    public static void main(String[] args) throws Exception {
-        boolean gen = args[0].equals("gen");
-        String name = args[1];
-        int port = Integer.parseInt(args[2]);
-        long seed = Long.parseLong(args[3]);
-        Duration timeout = Duration.ofMillis(Long.parseLong(args[4]));
-        int buffers = Integer.parseInt(args[5]);
-        int poolBlocks = Integer.parseInt(args[6]);
-        KvCacheLayout layout = new KvCacheLayout(Integer.parseInt(args[7]), Integer.parseInt(args[8]), Integer.parseInt(args[9]),
-                Integer.parseInt(args[10]), Integer.parseInt(args[11]));
-        // The quarantine timeout equals the transfer timeout here, so that a late write (below) makes its
-        // peer overdue, and is reported unhealthy, before it lands.
-        SoakFaults faults = new SoakFaults(SoakFaults.parse(args[12]), seed, gen, timeout.plusMillis(500));
-        PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
+    @Override
+    public Integer call() throws Exception {
+        boolean gen = role == Role.GEN;
+        Duration timeout = Duration.ofMillis(timeoutMs);
+        KvCacheLayout layout;
+        SoakFaults plan;
+        try {
+            layout = new KvCacheLayout(tokensPerBlock, layers, kvHeads, headSize, dtypeBytes);
+            // The quarantine timeout equals the transfer timeout here, so that a late write makes its peer
+            // overdue, and reported unhealthy, before it lands.
+            plan = new SoakFaults(SoakFaults.parse(faults), seed, gen, timeout.plusMillis(500));
+        } catch (IllegalArgumentException e) {
+            throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+        }
+        PrintWriter out = spec.commandLine().getOut();
+        LOG.log(System.Logger.Level.DEBUG, "worker {0} ({1}) on port {2}, {3} blocks of {4} B", name, role, port, poolBlocks, layout.blockBytes());
         CacheTransceiverConfig config = CacheTransceiverConfig.defaults().withKvTransferTimeout(timeout).withQuarantineTimeout(timeout)
-                .withBufferCounts(buffers, buffers).withFaults(faults);
+                .withBufferCounts(buffers, buffers).withFaults(plan);
         try (KvBlockPool pool = KvBlockPool.inHostMemory(layout, poolBlocks, name + "-kv");
              CacheTransceiver tx = CacheTransceiver.builder(name, pool).config(config).secret(SharedSecret.fromConfiguration())
                      .listen(new InetSocketAddress("127.0.0.1", port)).build()) {
@@ -105,7 +161,7 @@ public final class SoakWorker {
                     }
                     case "REQ" -> submit(tx, gen, peer, Long.parseLong(f[1]), Integer.parseInt(f[2]), layout, out);
                     case "CANCEL" -> {
-                        LlmRequest r = LIVE.get(Long.parseLong(f[1]));
+                        LlmRequest r = live.get(Long.parseLong(f[1]));
                         if (r != null) {
                             tx.cancelRequest(r);
                         }
@@ -124,9 +180,10 @@ public final class SoakWorker {
                                     + " peersLost=" + s.peersLost()
                                     + " requestErrors=" + s.requestErrors() + " engineErrors=" + s.engineErrors());
                         }
-                        return;
+                        return Main.OK;
                     }
                     default -> {
+                        LOG.log(System.Logger.Level.WARNING, "unknown command from the driver: {0}", line);
                         synchronized (out) {
                             out.println("ERR unknown command " + f[0]);
                         }
@@ -134,6 +191,8 @@ public final class SoakWorker {
                 }
             }
         }
+        LOG.log(System.Logger.Level.INFO, "worker {0}: the driver closed stdin without QUIT", name);
+        return Main.FAILED;
     }
 
     /** Connects through the peer's control channel; a peer that just restarted may need a moment. */
@@ -150,13 +209,13 @@ public final class SoakWorker {
                 if (System.nanoTime() > until) {
                     throw e;
                 }
-                System.err.println("soak worker: connecting to " + peer + " failed (" + e.getMessage() + "); retrying");
+                LOG.log(System.Logger.Level.WARNING, "soak worker: connecting to " + peer + " failed (" + e.getMessage() + "); retrying");
                 Thread.sleep(200);
             }
         }
     }
 
-    private static void submit(CacheTransceiver tx, boolean gen, String peer, long id, int blocks, KvCacheLayout layout, PrintStream out) {
+    private void submit(CacheTransceiver tx, boolean gen, String peer, long id, int blocks, KvCacheLayout layout, PrintWriter out) {
         LlmRequest r;
         try {
             r = tx.createRequest(id, blocks);
@@ -166,7 +225,7 @@ public final class SoakWorker {
             }
             return;
         }
-        LIVE.put(id, r);
+        live.put(id, r);
         byte[] buf = new byte[(int) layout.blockBytes()];
         if (!gen) {
             for (int b = 0; b < blocks; b++) {
@@ -185,7 +244,7 @@ public final class SoakWorker {
                 }
                 status = s + " " + o.phase() + " " + o.latencyNanos() + " " + o.quarantinedBlocks();
             }
-            LIVE.remove(id);
+            live.remove(id);
             r.close();
             synchronized (out) {
                 out.println("OUT " + id + " " + status);

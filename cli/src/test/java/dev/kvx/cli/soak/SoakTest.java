@@ -63,7 +63,23 @@ class SoakTest {
         assertTrue(r.out().contains(String.format("%d", completed)), "the terminal table shows the JSON's figures");
         assertEquals(1500, r.report().get("parameters").get("timeoutMs").asLong());
         assertTrue(r.report().get("timeline").size() > 3);
-        assertTrue(r.html().contains("<svg") && r.html().contains("Free KV blocks"), "the HTML has the timeline");
+        assertTrue(r.html().contains("<canvas id=\"chart-latency\"") && r.html().contains("free KV blocks"), "the HTML has the timeline");
+        // report.json reads back into the report's own types (Jackson, both ways)
+        ReportDocument typed = ReportJson.read(dir.resolve("report.json"));
+        assertEquals(r.report().get("timeline").size(), typed.timeline().size());
+        // HdrHistogram figures: per phase and per second
+        assertTrue(burst.get("latencyMs").get("p99").asDouble() >= burst.get("latencyMs").get("p50").asDouble(), burst.toString());
+        assertEquals(completed, burst.get("latencyMs").get("count").asLong(), "every completed request's latency is in the histogram");
+        assertTrue(typed.timeline().stream().anyMatch(s -> s.latencyMs().count() > 0), "per-second latency samples");
+        assertTrue(typed.timeline().stream().anyMatch(s -> !s.faults().isEmpty()), "per-second fault markers at 5% rates");
+        // the screenshot, where a browser is here (ci/test.sh makes sure of one)
+        if (dev.kvx.cli.browser.HeadlessChromium.find().isPresent()) {
+            assertTrue(Files.size(dir.resolve("report.png")) > 10_000, typed.screenshot());
+            assertTrue(typed.screenshot().contains("6 chart(s) drawn") && typed.screenshot().contains("0 blank; no console errors"),
+                    typed.screenshot());
+        } else {
+            assertTrue(typed.screenshot().startsWith("not taken: no headless browser"), typed.screenshot());
+        }
         assertTrue(r.out().contains("in flight"), "live progress lines were printed");
     }
 
@@ -91,14 +107,39 @@ class SoakTest {
 
     @Test
     void badOptionsAreRejectedWithAClearMessage() {
+        assertBad("unknown fault 'gremlins'", "--faults", "gremlins=0.1");
+        assertBad("fault rate for no-ack must be a number in [0,1], got 'lots'", "--faults=no-ack=lots");
+        assertBad("fault rate for no-ack must be in [0,1], got 2.0", "--faults=no-ack=2");
+        assertBad("--concurrency must be positive, got 0", "--concurrency", "0");
+        assertBad("'many' is not an int", "--concurrency=many");
+        assertBad("'soon' is not a double", "--kill-generation-at", "soon");
+        assertBad("falls after the burst", "--kill-generation-at", "99");
+        assertBad("--max-input must be >= --mean-input", "--mean-input=64", "--max-input=32");
+        assertBad("Possible solutions: --burst", "--burts", "3");
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         PrintStream out = new PrintStream(bytes, true, StandardCharsets.UTF_8);
-        assertEquals(2, Main.run(new String[] {"soak", "--faults", "gremlins=0.1"}, out, out));
-        assertTrue(bytes.toString(StandardCharsets.UTF_8).contains("unknown fault 'gremlins'"));
-        assertEquals(2, Main.run(new String[] {"soak", "--concurrency", "0"}, out, out));
-        assertEquals(2, Main.run(new String[] {"soak", "--kill-generation-at", "99"}, out, out));
-        assertTrue(bytes.toString(StandardCharsets.UTF_8).contains("falls after the burst"));
         assertEquals(0, Main.run(new String[] {"soak", "--help"}, out, out));
         assertTrue(bytes.toString(StandardCharsets.UTF_8).contains("--kill-generation-at"));
+    }
+
+    @Test
+    void theWorkerNeedsItsNamedOptions() {
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        PrintStream out = new PrintStream(bytes, true, StandardCharsets.UTF_8);
+        assertEquals(2, Main.run(new String[] {"worker", "--role=gen"}, out, out));
+        assertTrue(bytes.toString(StandardCharsets.UTF_8).contains("Missing required options"), bytes.toString(StandardCharsets.UTF_8));
+    }
+
+    private static void assertBad(String message, String... args) {
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        PrintStream out = new PrintStream(bytes, true, StandardCharsets.UTF_8);
+        String[] all = new String[args.length + 1];
+        all[0] = "soak";
+        System.arraycopy(args, 0, all, 1, args.length);
+        int status = Main.run(all, out, out);
+        String text = bytes.toString(StandardCharsets.UTF_8);
+        assertEquals(2, status, text);
+        assertTrue(text.contains(message), "expected '" + message + "' in: " + text);
+        assertTrue(text.contains("Try 'kvx soak --help'"), text);
     }
 }
