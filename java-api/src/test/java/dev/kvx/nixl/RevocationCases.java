@@ -11,7 +11,7 @@ import java.util.regex.Pattern;
  * The revocation experiments, each on a fresh {@link RevocationRig} (writer and target in two JVMs):
  * what a writer's NIXL WRITE does after the target deregistered the memory, after the target
  * invalidated the writer, and what the target sees after the writer's process was killed mid-WRITE.
- * The target's memory stays allocated throughout, so a write that lands only changes its bytes.
+ * and what it sees of a writer that hangs (SIGSTOP) mid-WRITE. The target's memory stays allocated throughout, so a write that lands only changes its bytes.
  * {@link RevocationTest} asserts the results; {@link RevocationVramMain} prints them.
  */
 final class RevocationCases {
@@ -149,6 +149,48 @@ final class RevocationCases {
             r.target.ok("NOTIFS", 10_000);
             long later = r.targetCount("55");
             return new KillOutcome(notice, atNotice, later, LARGE, lanes);
+        }
+    }
+
+    /**
+     * What the target saw of a writer that hung (SIGSTOP) during a large WRITE.
+     *
+     * @param notice the target's {@code NOTIFY_UNTIL_FAIL} reply while the writer was stopped
+     * @param landedWhileStopped bytes of the write in the target's buffer while the writer was stopped
+     * @param end the writer's WRITE after SIGCONT; the target deregistered before the writer resumed
+     */
+    record StopOutcome(String notice, long landedWhileStopped, Outcome end) {}
+
+    /**
+     * Case 4 (a hung writer, the reason a timer is never proof): the writer is SIGSTOPped during a
+     * large WRITE; the target notifies it until {@code noticeMs} passes, counts what landed, deregisters,
+     * then the writer gets SIGCONT and its WRITE runs to its end.
+     */
+    static StopOutcome stopWriterDuringWrite(Setup s, long noticeMs) throws IOException, InterruptedException {
+        try (RevocationRig r = rig(s, "stop", LARGE)) {
+            r.targetKnowsWriter();
+            r.writer.ok("FILL 77", 30_000);
+            r.writer.ok(r.post(LARGE), 10_000);
+            signal("STOP", r.writer.process);
+            try {
+                String notice = r.target.ok("NOTIFY_UNTIL_FAIL " + r.writer.name + " " + noticeMs, noticeMs + 10_000);
+                long whileStopped = r.targetCount("77");
+                r.target.ok("DEREG", 10_000);
+                signal("CONT", r.writer.process);
+                String reply = r.writer.call("AWAIT 20000", 30_000);
+                return new StopOutcome(notice, whileStopped,
+                        new Outcome(reply, r.targetCount("77"), LARGE, r.writer.lanes(), r.writer.process.isAlive()));
+            } finally {
+                signal("CONT", r.writer.process);
+            }
+        }
+    }
+
+    /** Sends SIGSTOP/SIGCONT to a child this test started (ProcessHandle has no such call). */
+    private static void signal(String name, Process child) throws IOException, InterruptedException {
+        Process kill = new ProcessBuilder("kill", "-" + name, String.valueOf(child.pid())).inheritIO().start();
+        if (!kill.waitFor(10, TimeUnit.SECONDS) || kill.exitValue() != 0) {
+            throw new IllegalStateException("kill -" + name + " " + child.pid() + " failed");
         }
     }
 

@@ -51,6 +51,9 @@ public final class RevocationVramMain {
         System.out.println("REVOCATION " + where + " writer SIGKILLed during 256 MiB write: target notice '" + k.notice()
                 + "', landed " + k.landedAtNotice() + " B at notice, " + k.landedLater() + " B 0.5 s later (of " + k.bytes()
                 + "), lanes " + k.lanes());
+        RevocationCases.StopOutcome st = RevocationCases.stopWriterDuringWrite(s, 3_000);
+        System.out.println("REVOCATION " + where + " writer SIGSTOPped during 256 MiB write: target notice '" + st.notice()
+                + "', landed " + st.landedWhileStopped() + " B while stopped; after deregistration and SIGCONT " + st.end());
         System.exit(0);
     }
 }
