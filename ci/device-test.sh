@@ -37,6 +37,14 @@ echo "== UCX lanes of the two-process VRAM run (generation side)" >> "$res"
 UCX_LOG_LEVEL=info "$java" "${opts[@]}" -cp "$cp$junit" org.junit.platform.console.ConsoleLauncher execute \
   --select-method dev.kvx.transceiver.TwoProcessTransceiverTest#thousandVramRequestsBetweenTwoProcessesOnOneGpuArriveIntact \
   --details=none --disable-banner --disable-ansi-colors 2>&1 | grep -E "intra-node|two-process|tests (successful|failed)" | sed 's/^\[[0-9.]*\] \[[^]]*\] *//' | head -12 >> "$res"
+echo "== revocation with VRAM in two processes (cuda_ipc): does a WRITE land after the target deregistered / invalidated the writer; what the target sees after the writer is SIGKILLed (RevocationVramMain)" >> "$res"
+gpus=$(nvidia-smi -L 2>/dev/null | grep -c "^GPU")
+for mem in vram:0 $([[ $gpus -ge 2 ]] && echo vram:0,vram:1); do
+  for params in "" ucx_error_handling_mode=none; do
+    UCX_LOG_LEVEL=info UCX_PROTO_INFO=y timeout 300 "$java" "${opts[@]}" -cp "$cp" dev.kvx.nixl.RevocationVramMain $mem $params 2>&1 \
+      | grep -E "^REVOCATION|Exception|Error" | head -20 >> "$res"
+  done
+done
 [[ -f "$out/junit/TEST-junit-jupiter.xml" ]] && mv "$out/junit/TEST-junit-jupiter.xml" "$out/junit.xml"
 rm -rf "$out/junit"
 echo "== junit exit status $rc" >> "$res"
