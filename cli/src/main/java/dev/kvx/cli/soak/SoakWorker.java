@@ -108,9 +108,10 @@ public final class SoakWorker implements Callable<Integer> {
         SoakFaults plan;
         try {
             layout = new KvCacheLayout(tokensPerBlock, layers, kvHeads, headSize, dtypeBytes);
-            // The quarantine timeout equals the transfer timeout here, so that a late write makes its peer
-            // overdue, and reported unhealthy, before it lands.
-            plan = new SoakFaults(SoakFaults.parse(faults), seed, gen, timeout.plusMillis(500));
+            // A late write lands 2 x timeout + 0.5 s after the context side took the request: after the
+            // generation side's deadline and past its quarantine timeout (= the transfer timeout here), so the
+            // context side is reported unhealthy before its write lands in still-quarantined blocks.
+            plan = new SoakFaults(SoakFaults.parse(faults), seed, gen, timeout.multipliedBy(2).plusMillis(500));
         } catch (IllegalArgumentException e) {
             throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
         }
