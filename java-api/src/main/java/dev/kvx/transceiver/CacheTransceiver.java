@@ -509,7 +509,7 @@ public final class CacheTransceiver implements AutoCloseable {
         java.util.Map<String, String> ucxParams;
         java.util.concurrent.Executor executor;
         java.util.concurrent.ThreadFactory threadFactory;
-        dev.kvx.transceiver.internal.engine.Clock clock = dev.kvx.transceiver.internal.engine.Clock.system();
+        NanoClock clock = NanoClock.system();
         boolean callerDriven;
         java.net.InetSocketAddress listen;
 
@@ -561,7 +561,7 @@ public final class CacheTransceiver implements AutoCloseable {
         }
 
         /** The engine's time source (tests use a fake one). */
-        public Builder clock(dev.kvx.transceiver.internal.engine.Clock clock) {
+        public Builder clock(NanoClock clock) {
             this.clock = Objects.requireNonNull(clock, "clock");
             return this;
         }

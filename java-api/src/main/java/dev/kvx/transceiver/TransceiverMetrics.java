@@ -2,7 +2,6 @@ package dev.kvx.transceiver;
 
 import dev.kvx.transceiver.internal.engine.EngineCounters;
 import dev.kvx.transceiver.internal.engine.TransceiverEngine;
-import org.HdrHistogram.Histogram;
 
 /** Counters and gauges of one transceiver, safe to read from any thread. */
 public final class TransceiverMetrics {
@@ -37,12 +36,26 @@ public final class TransceiverMetrics {
     }
 
     /**
-     * A copy of the latency distribution (submission to outcome, nanoseconds) of COMPLETED requests since
-     * the transceiver started: an HdrHistogram, 1 µs to 1 h at three significant digits.
+     * Percentiles of the latency (submission to outcome) of the COMPLETED requests since the transceiver
+     * started, from an HdrHistogram (1 µs to 1 h, three significant digits).
      */
-    public Histogram completedLatency() {
-        return engine.counters().latencyHistogram();
+    public LatencyPercentiles completedLatency() {
+        var h = engine.counters().latencyHistogram();
+        return new LatencyPercentiles(h.getTotalCount(), h.getValueAtPercentile(50), h.getValueAtPercentile(90),
+                h.getValueAtPercentile(99), h.getValueAtPercentile(99.9), h.getMaxValue());
     }
+
+    /**
+     * Latency percentiles in nanoseconds (0 when no request completed yet).
+     *
+     * @param count completed requests
+     * @param p50Nanos median
+     * @param p90Nanos 90th percentile
+     * @param p99Nanos 99th percentile
+     * @param p999Nanos 99.9th percentile
+     * @param maxNanos largest
+     */
+    public record LatencyPercentiles(long count, long p50Nanos, long p90Nanos, long p99Nanos, long p999Nanos, long maxNanos) {}
 
     /**
      * Figures of one transceiver.

@@ -1,5 +1,7 @@
 package dev.kvx.transceiver.internal.engine;
 
+import dev.kvx.transceiver.NanoClock;
+
 import dev.kvx.kv.KvBlockPool;
 import dev.kvx.memory.MemoryDescriptor;
 import dev.kvx.memory.MemoryKind;
@@ -35,7 +37,7 @@ import java.util.Map;
 final class RequestStateMachine {
     private static final System.Logger LOG = System.getLogger(RequestStateMachine.class.getName());
     private final String name;
-    private final Clock clock;
+    private final NanoClock clock;
     private final CacheTransceiverConfig config;
     private final AgentPort port;
     private final KvBlockPool pool;
@@ -51,7 +53,7 @@ final class RequestStateMachine {
     private final Map<String, Integer> waiters = new HashMap<>(); // unbound movers per peer
     private int[] ownIds = new int[64];
 
-    RequestStateMachine(String name, Clock clock, CacheTransceiverConfig config, AgentPort port, KvBlockPool pool, BufferIndexPool sendSlots,
+    RequestStateMachine(String name, NanoClock clock, CacheTransceiverConfig config, AgentPort port, KvBlockPool pool, BufferIndexPool sendSlots,
                         BufferIndexPool recvSlots, RequestTable table, TimedResources resources, PeerTable peers, MessageSender sender,
                         EngineCounters counters, OutcomeDelivery delivery, AgentPort.Prepared localBlocks) {
         this.name = name;

@@ -1,5 +1,7 @@
 package dev.kvx.transceiver.internal.engine;
 
+import dev.kvx.transceiver.NanoClock;
+
 import dev.kvx.KvxException;
 import dev.kvx.kv.KvBlockPool;
 import dev.kvx.kv.KvCacheLayout;
@@ -46,7 +48,7 @@ public final class TransceiverEngine {
 
     private final String name;
     private final CacheTransceiverConfig config;
-    private final Clock clock;
+    private final NanoClock clock;
     private final AgentPort port;
     private final KvBlockPool pool;
     private final EngineCounters counters = new EngineCounters();
@@ -79,7 +81,7 @@ public final class TransceiverEngine {
      * @param executor where outcomes are delivered; null to complete them inline on the engine's thread
      */
     public TransceiverEngine(String name, CacheTransceiverConfig config, SharedSecret secret, KvBlockPool pool, AgentPort port,
-                             Clock clock, Executor executor) {
+                             NanoClock clock, Executor executor) {
         this.name = name;
         this.config = config;
         this.clock = clock;
@@ -142,7 +144,7 @@ public final class TransceiverEngine {
     }
 
     /** The engine's clock. */
-    public Clock clock() {
+    public NanoClock clock() {
         return clock;
     }
 

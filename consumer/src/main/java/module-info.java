@@ -1,0 +1,4 @@
+/** A serving team's module that uses kvx. */
+module dev.kvx.example {
+    requires dev.kvx;
+}
