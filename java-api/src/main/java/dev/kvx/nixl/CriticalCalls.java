@@ -27,6 +27,11 @@ final class CriticalCalls {
 
     private CriticalCalls() {}
 
+    /** Forces the class (and its three handles) to initialise. */
+    static void link() {
+        // the static initialiser did the work
+    }
+
     static int getXferStatus(MemorySegment agent, MemorySegment req) {
         try {
             return (int) GET_XFER_STATUS.invokeExact(agent, req);

@@ -53,6 +53,8 @@ public final class NixlAgent implements AutoCloseable {
     private final MemorySegment scratchBool;
     private MemorySegment handle;
     private MemorySegment notifMap = MemorySegment.NULL;
+    private MemorySegment notifOpt = MemorySegment.NULL; // reused by makeTransfer, destroyed at close
+    private MemorySegment makeScratch; // indices and notification of makeTransfer, grown on demand
     private final Map<String, Backend> backends = new LinkedHashMap<>();
     private final Set<Registration> registrations = Collections.newSetFromMap(new IdentityHashMap<>());
     private final Set<Transfer> transfers = Collections.newSetFromMap(new IdentityHashMap<>());
@@ -71,6 +73,7 @@ public final class NixlAgent implements AutoCloseable {
         this.scratchPtr2 = arena.allocate(C_POINTER);
         this.scratchSize = arena.allocate(ValueLayout.JAVA_LONG);
         this.scratchBool = arena.allocate(ValueLayout.JAVA_BOOLEAN);
+        this.makeScratch = arena.allocate(1024, 8);
     }
 
     /**
@@ -163,6 +166,24 @@ public final class NixlAgent implements AutoCloseable {
         } catch (RuntimeException e) {
             agent.close();
             throw e;
+        }
+    }
+
+    /**
+     * Links the native calls of the transfer hot path now (FFM creates a downcall handle the first time a
+     * function is called, which costs milliseconds each in a fresh JVM), so that a new process's first
+     * requests do not pay for it. Idempotent; safe from any thread.
+     */
+    public static void linkHotCalls() {
+        NativeLibraries.loadNixl();
+        java.util.List.of(nixl_capi_make_xfer_req$handle(), nixl_capi_post_xfer_req$handle(), nixl_capi_get_xfer_status$handle(),
+                nixl_capi_release_xfer_req$handle(), nixl_capi_destroy_xfer_req$handle(), nixl_capi_gen_notif$handle(),
+                nixl_capi_get_notifs$handle(), nixl_capi_notif_map_size$handle(), nixl_capi_notif_map_get_agent_at$handle(),
+                nixl_capi_notif_map_get_notifs_size$handle(), nixl_capi_notif_map_get_notif$handle(), nixl_capi_notif_map_clear$handle(),
+                nixl_capi_opt_args_set_notif_msg$handle(), nixl_capi_load_remote_md$handle(), nixl_capi_check_remote_md$handle(),
+                nixl_capi_invalidate_remote_md$handle(), nixl_capi_prep_xfer_dlist$handle());
+        if (CRITICAL_CALLS) {
+            CriticalCalls.link();
         }
     }
 
@@ -711,33 +732,41 @@ public final class NixlAgent implements AutoCloseable {
         }
         final long total = bytes;
         lock.lock();
-        try (Arena tmp = Arena.ofConfined()) {
+        try {
             MemorySegment h = live();
             MemorySegment lh = local.live();
             MemorySegment rh = remote.live();
-            MemorySegment li = tmp.allocateFrom(ValueLayout.JAVA_INT, java.util.Arrays.copyOf(localIndices, count));
-            MemorySegment ri = tmp.allocateFrom(ValueLayout.JAVA_INT, java.util.Arrays.copyOf(remoteIndices, count));
+            // One scratch area and one opt_args per agent, reused under the agent's guard: a transfer made
+            // from prepared lists costs the make call itself, no per-call arena or option object.
+            long need = 8L * count + (notification == null ? 0 : notification.length);
+            if (makeScratch.byteSize() < need) {
+                makeScratch = arena.allocate(Math.max(need, makeScratch.byteSize() * 2), 8);
+            }
+            MemorySegment li = makeScratch.asSlice(0, 4L * count);
+            MemorySegment ri = makeScratch.asSlice(4L * count, 4L * count);
+            MemorySegment.copy(localIndices, 0, li, ValueLayout.JAVA_INT, 0, count);
+            MemorySegment.copy(remoteIndices, 0, ri, ValueLayout.JAVA_INT, 0, count);
             MemorySegment opt = MemorySegment.NULL;
-            try {
-                if (notification != null) {
+            if (notification != null) {
+                if (notifOpt.equals(MemorySegment.NULL)) {
                     Status.ok(nixl_capi_create_opt_args(scratchPtr), "nixl_capi_create_opt_args");
-                    opt = scratchPtr.get(C_POINTER, 0);
-                    MemorySegment msg = tmp.allocateFrom(ValueLayout.JAVA_BYTE, notification);
-                    Status.ok(nixl_capi_opt_args_set_notif_msg(opt, msg, notification.length), "nixl_capi_opt_args_set_notif_msg");
-                    Status.ok(nixl_capi_opt_args_set_has_notif(opt, true), "nixl_capi_opt_args_set_has_notif");
+                    notifOpt = scratchPtr.get(C_POINTER, 0);
+                    Status.ok(nixl_capi_opt_args_set_has_notif(notifOpt, true), "nixl_capi_opt_args_set_has_notif");
                 }
-                int rc = nixl_capi_make_xfer_req(h, op.code(), lh, li, count, rh, ri, count, scratchPtr, opt);
+                opt = notifOpt;
+                MemorySegment msg = makeScratch.asSlice(8L * count, notification.length);
+                MemorySegment.copy(notification, 0, msg, ValueLayout.JAVA_BYTE, 0, notification.length);
+                Status.ok(nixl_capi_opt_args_set_notif_msg(opt, msg, notification.length), "nixl_capi_opt_args_set_notif_msg");
+            }
+            int rc = nixl_capi_make_xfer_req(h, op.code(), lh, li, count, rh, ri, count, scratchPtr, opt);
+            if (rc != 0) {
                 Status.ok(rc, "nixl_capi_make_xfer_req", () -> op + " of " + count + " prepared descriptor(s), " + total
                         + " B, agent '" + name + "' -> '" + remote.remoteAgent() + "'");
-                Transfer t = new Transfer(this, op, remote.remoteAgent(), count, total, scratchPtr.get(C_POINTER, 0));
-                transfers.add(t);
-                transfersCreated++;
-                return t;
-            } finally {
-                if (!opt.equals(MemorySegment.NULL)) {
-                    nixl_capi_destroy_opt_args(opt);
-                }
             }
+            Transfer t = new Transfer(this, op, remote.remoteAgent(), count, total, scratchPtr.get(C_POINTER, 0));
+            transfers.add(t);
+            transfersCreated++;
+            return t;
         } finally {
             lock.unlock();
         }
@@ -1039,6 +1068,10 @@ public final class NixlAgent implements AutoCloseable {
             if (!notifMap.equals(MemorySegment.NULL)) {
                 nixl_capi_destroy_notif_map(notifMap);
                 notifMap = MemorySegment.NULL;
+            }
+            if (!notifOpt.equals(MemorySegment.NULL)) {
+                nixl_capi_destroy_opt_args(notifOpt);
+                notifOpt = MemorySegment.NULL;
             }
             for (Backend b : backends.values()) {
                 nixl_capi_destroy_backend(b.handle);

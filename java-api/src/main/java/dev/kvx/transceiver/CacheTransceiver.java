@@ -505,7 +505,7 @@ public final class CacheTransceiver implements AutoCloseable {
         final KvBlockPool pool;
         CacheTransceiverConfig config = CacheTransceiverConfig.defaults();
         SharedSecret secret;
-        dev.kvx.nixl.AgentConfig agentConfig = dev.kvx.nixl.AgentConfig.defaults();
+        dev.kvx.nixl.AgentConfig agentConfig = dev.kvx.nixl.AgentConfig.defaults().withProgressThread(false);
         java.util.Map<String, String> ucxParams;
         java.util.concurrent.Executor executor;
         java.util.concurrent.ThreadFactory threadFactory;
@@ -533,7 +533,11 @@ public final class CacheTransceiver implements AutoCloseable {
             return this;
         }
 
-        /** The NIXL agent's settings (progress thread and its delay); {@link dev.kvx.nixl.AgentConfig#defaults()} if not set. */
+        /**
+         * The NIXL agent's settings. Default: {@link dev.kvx.nixl.AgentConfig#defaults()} with NIXL's progress
+         * thread <b>off</b>: the engine drives UCX's progress itself on every cycle (it polls NIXL's
+         * notifications), so no second thread competes for UCX's worker lock.
+         */
         public Builder agentConfig(dev.kvx.nixl.AgentConfig agentConfig) {
             this.agentConfig = Objects.requireNonNull(agentConfig, "agentConfig");
             return this;

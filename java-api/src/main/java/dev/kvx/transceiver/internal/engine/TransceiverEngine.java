@@ -108,6 +108,7 @@ public final class TransceiverEngine {
                 counters, delivery, localBlocks);
         sm[0] = requests;
         this.dispatcher = new WireDispatcher(name, peers, requests, counters, handshakeKey);
+        EngineWarmup.run(port, handshakeKey, executor);
     }
 
     private static PoolInfo poolInfo(KvBlockPool pool, TransferMode mode) {
