@@ -21,6 +21,10 @@ public final class KvBlockPool implements AutoCloseable {
     private final ArrayDeque<Integer> free = new ArrayDeque<>();
     private final BitSet allocated = new BitSet();
     private final BitSet quarantined = new BitSet();
+    private static final byte POISON = (byte) 0xA5;
+    private boolean poison;
+    private long freeBlockWrites;
+    private final java.util.List<Integer> overwrittenFreeBlocks = new java.util.ArrayList<>();
 
     private KvBlockPool(KvCacheLayout layout, NativeBuffer region, boolean ownsRegion) {
         this.layout = layout;
@@ -70,6 +74,49 @@ public final class KvBlockPool implements AutoCloseable {
         return capacity;
     }
 
+    /**
+     * Debugging aid (host memory only): from now on every block that goes back to the free list is filled
+     * with a poison byte, and every block handed out is checked for it first. A block whose poison was
+     * overwritten while free was written by something that had no right to (a late transfer landing in
+     * memory that was reused): counted in {@link #freeBlockWrites()}. Costs a fill and a check of every
+     * block; the soak run turns it on for the generation side's pool.
+     *
+     * @return this pool
+     * @throws IllegalStateException for a pool that is not in host memory
+     */
+    public synchronized KvBlockPool poisonFreeBlocks() {
+        if (!(region instanceof HostBuffer h)) {
+            throw new IllegalStateException("free-block poisoning needs a host-memory pool, this one is " + region.kind());
+        }
+        poison = true;
+        for (int id : free) {
+            h.fill(offset(id), layout.blockBytes(), POISON);
+        }
+        return this;
+    }
+
+    /** Free blocks found overwritten when handed out (with {@link #poisonFreeBlocks()} on; else 0). */
+    public synchronized long freeBlockWrites() {
+        return freeBlockWrites;
+    }
+
+    private void poison(int id) {
+        if (poison) {
+            ((HostBuffer) region).fill(offset(id), layout.blockBytes(), POISON);
+        }
+    }
+
+    private void checkPoison(int id) {
+        if (poison && !((HostBuffer) region).isFilledWith(offset(id), layout.blockBytes(), POISON)) {
+            freeBlockWrites++;
+            if (overwrittenFreeBlocks.size() < 100) {
+                overwrittenFreeBlocks.add(id);
+            }
+            System.getLogger(KvBlockPool.class.getName()).log(System.Logger.Level.ERROR,
+                    "KV block " + id + " was written while it was free (a transfer landed in reused memory)");
+        }
+    }
+
     /** Takes {@code count} free blocks, or none if fewer are free. */
     public synchronized Optional<int[]> allocate(int count) {
         if (count <= 0) {
@@ -82,6 +129,7 @@ public final class KvBlockPool implements AutoCloseable {
         for (int i = 0; i < count; i++) {
             ids[i] = free.poll();
             allocated.set(ids[i]);
+            checkPoison(ids[i]);
         }
         return Optional.of(ids);
     }
@@ -96,6 +144,7 @@ public final class KvBlockPool implements AutoCloseable {
         }
         for (int id : ids) {
             allocated.clear(id);
+            poison(id);
             free.add(id);
         }
     }
@@ -124,6 +173,7 @@ public final class KvBlockPool implements AutoCloseable {
         }
         for (int id : ids) {
             quarantined.clear(id);
+            poison(id);
             free.add(id);
         }
     }

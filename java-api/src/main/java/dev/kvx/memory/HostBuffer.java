@@ -115,6 +115,30 @@ public final class HostBuffer implements NativeBuffer {
         }
     }
 
+    /** Whether every byte of a range equals {@code value}. */
+    public boolean isFilledWith(long offset, long length, byte value) {
+        lock.readLock().lock();
+        try {
+            ensureOpen();
+            MemorySegment s = segment.asSlice(offset, length);
+            long word = (value & 0xffL) * 0x0101010101010101L;
+            long i = 0;
+            for (; i + 8 <= length; i += 8) {
+                if (s.get(java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED, i) != word) {
+                    return false;
+                }
+            }
+            for (; i < length; i++) {
+                if (s.get(java.lang.foreign.ValueLayout.JAVA_BYTE, i) != value) {
+                    return false;
+                }
+            }
+            return true;
+        } finally {
+            lock.readLock().unlock();
+        }
+    }
+
     /** CRC32C of a range, for verifying transfers without copying to the heap. */
     public long checksum(long offset, long length) {
         lock.readLock().lock();

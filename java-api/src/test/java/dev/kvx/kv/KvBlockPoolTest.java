@@ -36,4 +36,20 @@ class KvBlockPoolTest {
             assertThrows(IndexOutOfBoundsException.class, () -> pool.descriptor(8));
         }
     }
+
+    @Test
+    void poisonedFreeBlocksCatchAWriteIntoAFreeBlockAndNothingElse() {
+        try (KvBlockPool pool = KvBlockPool.inHostMemory(new KvCacheLayout(4, 1, 1, 64, 2), 4, "p").poisonFreeBlocks()) {
+            int[] a = pool.allocate(4).orElseThrow();
+            assertEquals(0, pool.freeBlockWrites(), "fresh blocks carry the poison");
+            pool.region().copyFromHost(pool.offset(a[0]), new byte[] {1, 2, 3}); // the owner writes: fine
+            pool.quarantine(new int[] {a[1]});
+            pool.region().copyFromHost(pool.offset(a[1]), new byte[] {9}); // a late write into quarantine: fine
+            pool.endQuarantine(new int[] {a[1]});
+            pool.free(new int[] {a[0], a[2], a[3]});
+            pool.region().copyFromHost(pool.offset(a[2]) + 100, new byte[] {7}); // a write into a FREE block
+            pool.allocate(4).orElseThrow();
+            assertEquals(1, pool.freeBlockWrites(), "exactly the block written while free");
+        }
+    }
 }

@@ -221,6 +221,7 @@ final class SoakDriver {
             r.ctx = outcome;
             if (outcome.status().equals("REJECTED")) {
                 gen.send("CANCEL " + id); // the front end withdraws the other half
+                backOff();
             }
         } else if (w == gen) {
             r.gen = outcome;
@@ -229,8 +230,16 @@ final class SoakDriver {
             }
             if (outcome.status().equals("REJECTED")) {
                 ctx.send("CANCEL " + id);
+                backOff();
             }
         }
+    }
+
+    private volatile long backOffUntil;
+
+    /** A rejected request (no free blocks, or a peer that owes a proof and gets no new work): the front end waits a moment. */
+    private void backOff() {
+        backOffUntil = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(50);
     }
 
     private Path secretFile;
@@ -322,7 +331,7 @@ final class SoakDriver {
                             killAndReplaceGeneration();
                             killDone = true;
                         }
-                        if (inFlight() < concurrency) {
+                        if (inFlight() < concurrency && System.nanoTime() - backOffUntil >= 0) {
                             submit(nextId++, blocksFor(rnd), p);
                         } else {
                             Thread.sleep(1);

@@ -101,6 +101,8 @@ final class SoakReport {
         invariants.put("generationOutcomesMissing", genMissing);
         invariants.put("contextBlocksLeaked", ctxLeakedBlocks);
         invariants.put("generationBlocksLeaked", genLeakedBlocks);
+        long freeWrites = field(genBye, "freeBlockWrites");
+        invariants.put("writesIntoFreeBlocks", freeWrites);
         invariants.put("contextBlocksQuarantinedAtExit", ctxQuarantined);
         invariants.put("generationBlocksQuarantinedAtExit", genQuarantined);
         invariants.put("probes", probes);
@@ -114,7 +116,8 @@ final class SoakReport {
         invariants.put("requestErrorsCaught", field(ctxBye, "requestErrors") + field(genBye, "requestErrors"));
         invariants.put("engineErrorsCaught", field(ctxBye, "engineErrors") + field(genBye, "engineErrors"));
         boolean ok = byeOk && noOutcome == 0 && corrupt == 0 && ctxMissing == 0 && genMissing == 0 && ctxLeakedBlocks == 0
-                && genLeakedBlocks == 0 && ctxQuarantined == 0 && genQuarantined == 0 && probesFailed == 0 && probes == o.probes;
+                && genLeakedBlocks == 0 && ctxQuarantined == 0 && genQuarantined == 0 && freeWrites == 0 && probesFailed == 0
+                && probes == o.probes;
 
         out.println();
         out.println("kvx soak report");
@@ -129,8 +132,9 @@ final class SoakReport {
                     f.deadlineLatenessMs().p99());
         }
         out.printf(Locale.ROOT, "leaked: context %d blocks, generation %d blocks (slots are returned with every outcome);"
-                + " still quarantined at exit: context %d, generation %d; requests without an outcome: %d; probes %d/%d completed%n",
-                ctxLeakedBlocks, genLeakedBlocks, ctxQuarantined, genQuarantined, noOutcome, probes - probesFailed, probes);
+                + " still quarantined at exit: context %d, generation %d; writes into free blocks: %d (poison checked at every"
+                + " allocation); requests without an outcome: %d; probes %d/%d completed%n",
+                ctxLeakedBlocks, genLeakedBlocks, ctxQuarantined, genQuarantined, freeWrites, noOutcome, probes - probesFailed, probes);
         out.printf(Locale.ROOT, "engines: %d exception(s) inside request handling caught and turned into outcomes, %d outside;"
                         + " quarantines ended by proof: %d by the mover's release, %d by the peer's loss (never by a timer);"
                         + " %d time(s) a peer was marked unhealthy; %d peer(s) found dead; %d message(s) refused%n",

@@ -119,7 +119,7 @@ public final class SoakWorker implements Callable<Integer> {
         LOG.log(System.Logger.Level.DEBUG, "worker {0} ({1}) on port {2}, {3} blocks of {4} B", name, role, port, poolBlocks, layout.blockBytes());
         CacheTransceiverConfig config = CacheTransceiverConfig.defaults().withKvTransferTimeout(timeout).withQuarantineTimeout(timeout)
                 .withBufferCounts(buffers, buffers).withFaults(plan);
-        try (KvBlockPool pool = KvBlockPool.inHostMemory(layout, poolBlocks, name + "-kv");
+        try (KvBlockPool pool = poisonedIf(gen, KvBlockPool.inHostMemory(layout, poolBlocks, name + "-kv"));
              CacheTransceiver tx = CacheTransceiver.builder(name, pool).config(config).secret(SharedSecret.fromConfiguration())
                      .listen(new InetSocketAddress("127.0.0.1", port)).build()) {
             ScheduledExecutorService stats = Executors.newSingleThreadScheduledExecutor(r -> {
@@ -174,6 +174,7 @@ public final class SoakWorker implements Callable<Integer> {
                         synchronized (out) {
                             out.println("BYE freeBlocks=" + pool.freeBlocks() + " capacity=" + pool.capacity()
                                     + " quarantined=" + pool.quarantinedBlocks() + " allocated=" + pool.allocatedBlocks()
+                                    + " freeBlockWrites=" + pool.freeBlockWrites()
                                     + " outcomes=" + s.outcomes() + " submitted=" + s.submitted()
                                     + " peersMarkedUnhealthy=" + s.peersMarkedUnhealthy() + " quarantinesProvenByRelease="
                                     + s.quarantinesProvenByRelease() + " quarantinesProvenByPeerLoss=" + s.quarantinesProvenByPeerLoss()
@@ -194,6 +195,14 @@ public final class SoakWorker implements Callable<Integer> {
         }
         LOG.log(System.Logger.Level.INFO, "worker {0}: the driver closed stdin without QUIT", name);
         return Main.FAILED;
+    }
+
+    /**
+     * The generation side's pool is the target of every WRITE: its free blocks are poisoned and checked when
+     * handed out, so a write that lands in a free (reused) block is caught even if no request reads it.
+     */
+    private static KvBlockPool poisonedIf(boolean gen, KvBlockPool pool) {
+        return gen ? pool.poisonFreeBlocks() : pool;
     }
 
     /** Connects through the peer's control channel; a peer that just restarted may need a moment. */
@@ -242,6 +251,9 @@ public final class SoakWorker implements Callable<Integer> {
                 String s = o.status().name();
                 if (gen && o.status() == TransferOutcome.Status.COMPLETED && !verify(tx, r, id, blocks, layout)) {
                     s = "CORRUPT";
+                }
+                if (o.status() == TransferOutcome.Status.FAILED && o.phase() == dev.kvx.transceiver.TransferPhase.SUBMITTED) {
+                    s = "REJECTED"; // refused at submission (e.g. the peer is unhealthy): the front end's admission sees it
                 }
                 status = s + " " + o.phase() + " " + o.latencyNanos() + " " + o.quarantinedBlocks();
             }
