@@ -2,12 +2,14 @@
 """Runs the request-level benchmark: for each implementation (kvx's transceiver, the C program, NIXL's
 Python API; and the C program's one-sided READ protocol) and each request shape, one prefill process
 serves two decode processes in turn: a warm one that runs the 1- and 16-in-flight cells (each after
-its own warm-up), then a fresh one whose first requests are the startup cell. The driver relays the
+its own warm-up), then a fresh one whose first requests are the startup cell. "cuda-d2d" is the
+one-process baseline of GPU runs (jmh/c/cuda_block_copy.c: cudaMemcpy device to device, block by block). The driver relays the
 decode side's phase marks to the prefill process (which answers with its CPU counters), reads every
 thread's CPU time of both processes from /proc at the marks, and writes:
   OUT/requests.tsv          impl, shape, cell, metric, value
   OUT/requests-threads.tsv  impl, shape, cell, side, thread, CPU ms per request
   OUT/requests-settings.txt the settings every implementation ran with
+  OUT/requests-marks.tsv    when each cell began and ended (epoch s) and the process ids (for jmh/jfr_profile.py)
   OUT/logs/                 each process's stderr
 Usage: request_driver.py --out DIR --java JAVA --jar JAR --native DIR --cbin BIN [--pypath DIR] [options]
 """
@@ -20,7 +22,7 @@ import sys
 import threading
 import time
 
-CELLS = (("c1", 1, True), ("c16", 16, True), ("startup", 16, False))
+SINGLE = ("cuda-d2d",)  # one-process baselines: no prefill process, no startup session
 
 
 def shape_tag(blocks, bb):
@@ -74,6 +76,7 @@ class Run:
 
     def __init__(self, a, impl, blocks, bb):
         self.a, self.impl, self.blocks, self.bb = a, impl, blocks, bb
+        self.cells = [c for c in a.cells if c[2] or impl not in SINGLE]
         self.tag = shape_tag(blocks, bb)
         self.dir = os.path.join(a.out, "run", f"{impl}-{self.tag}-r{a.round}")
         shutil.rmtree(self.dir, ignore_errors=True)
@@ -83,6 +86,7 @@ class Run:
         self.thread_marks = {}  # (cell, what) -> (prefill threads, decode threads)
         self.failed = None
         self.marked = threading.Event()
+        self.mark_times = []  # (cell, begin|end, epoch seconds, prefill pid, decode pid), for profiles
 
     def command(self, role, name, extra):
         a = self.a
@@ -94,6 +98,8 @@ class Run:
                 "-cp", a.jar, "dev.kvx.bench.RequestBench"] + common
         if self.impl in ("c", "c-pull"):
             return [a.cbin] + common + knobs + (["mode=pull"] if self.impl == "c-pull" else [])
+        if self.impl == "cuda-d2d":
+            return [a.d2dbin] + common
         return [sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "python", "request_bench.py")] + common + knobs
 
     def env(self):
@@ -111,19 +117,21 @@ class Run:
 
     def run(self):
         a = self.a
-        sessions = [[c for c in CELLS if c[2]], [c for c in CELLS if not c[2]]]
-        max_inflight = max(k for _, k, _ in CELLS)
+        sessions = [x for x in ([c for c in self.cells if c[2]], [c for c in self.cells if not c[2]]) if x]
+        max_inflight = max(k for _, k, _ in self.cells)
         pre_name = f"{self.impl}-pre-{self.tag}".replace("-pull", "p")
         dec_names = [f"{self.impl}-dec{i}-{self.tag}".replace("-pull", "p") for i in range(len(sessions))]
         logs = os.path.join(a.out, "logs")
         os.makedirs(logs, exist_ok=True)
-        pre_err = open(os.path.join(logs, f"{self.impl}-{self.tag}-r{a.round}-prefill.log"), "w")
-        pre = subprocess.Popen(self.command("prefill", pre_name, [
-            f"pool_blocks={(2 * max_inflight + 1) * self.blocks}", f"sessions={','.join(dec_names)}",
-            "plan=" + ";".join(self.plan(s) for s in sessions)]), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=pre_err, text=True, env=self.env())
-        reader = threading.Thread(target=self.read_prefill, args=(pre,), daemon=True)
-        reader.start()
+        pre, reader, pre_err = None, None, None
+        if self.impl not in SINGLE:
+            pre_err = open(os.path.join(logs, f"{self.impl}-{self.tag}-r{a.round}-prefill.log"), "w")
+            pre = subprocess.Popen(self.command("prefill", pre_name, [
+                f"pool_blocks={(2 * max_inflight + 1) * self.blocks}", f"sessions={','.join(dec_names)}",
+                "plan=" + ";".join(self.plan(s) for s in sessions)]), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                stderr=pre_err, text=True, env=self.env())
+            reader = threading.Thread(target=self.read_prefill, args=(pre,), daemon=True)
+            reader.start()
         deadline = time.monotonic() + a.run_timeout
         try:
             for name, cells in zip(dec_names, sessions):
@@ -139,22 +147,24 @@ class Run:
                 err.close()
                 if rc != 0:
                     raise RuntimeError(f"decode process {name} exited with {rc} (see {err.name})")
-            pre.stdin.close()
-            rc = pre.wait(timeout=max(1.0, deadline - time.monotonic()))
-            reader.join(timeout=5)
-            if rc != 0:
-                raise RuntimeError(f"prefill process exited with {rc} (see {pre_err.name})")
+            if pre:
+                pre.stdin.close()
+                rc = pre.wait(timeout=max(1.0, deadline - time.monotonic()))
+                reader.join(timeout=5)
+                if rc != 0:
+                    raise RuntimeError(f"prefill process exited with {rc} (see {pre_err.name})")
         except (RuntimeError, subprocess.TimeoutExpired, BrokenPipeError) as e:
             self.failed = str(e)
             self.kill(pre)
         finally:
-            pre_err.close()
+            if pre_err:
+                pre_err.close()
         return self
 
     @staticmethod
     def kill(*procs):
         for p in procs:
-            if p.poll() is None:
+            if p and p.poll() is None:
                 p.kill()
 
     def read_prefill(self, pre):
@@ -173,12 +183,14 @@ class Run:
                 # the decode process waits for the answer: the prefill process's counters and both processes'
                 # thread times are read while nothing of the phase has started yet, or is over
                 key = (p[2], p[3])
+                self.mark_times.append((p[2], p[3], time.time(), pre.pid if pre else 0, dec.pid))
                 self.marked.clear()
-                pre.stdin.write(f"MARK {p[2]} {p[3]}\n")
-                pre.stdin.flush()
+                if pre:
+                    pre.stdin.write(f"MARK {p[2]} {p[3]}\n")
+                    pre.stdin.flush()
                 if self.a.threads:
-                    self.thread_marks[key] = (threads_of(pre.pid, self.impl), threads_of(dec.pid, self.impl))
-                if not self.marked.wait(10):
+                    self.thread_marks[key] = (threads_of(pre.pid, self.impl) if pre else {}, threads_of(dec.pid, self.impl))
+                if pre and not self.marked.wait(10):
                     raise RuntimeError(f"the prefill process did not answer mark {key}")
                 dec.stdin.write("GO\n")
                 dec.stdin.flush()
@@ -188,7 +200,7 @@ class Run:
     def rows(self):
         """(cell, metric, value) and (cell, side, thread, ms per request) rows."""
         out, threads = [], []
-        for cell, _, _ in CELLS:
+        for cell, _, _ in self.cells:
             r = self.results.get(cell)
             if not r:
                 continue
@@ -226,15 +238,18 @@ def main():
     ap.add_argument("--jar")
     ap.add_argument("--native")
     ap.add_argument("--cbin")
+    ap.add_argument("--d2dbin", help="jmh/c/cuda_block_copy built (for --impls ...,cuda-d2d)")
     ap.add_argument("--pypath", default="")
     ap.add_argument("--impls", default="kvx,c,python,c-pull")
     ap.add_argument("--shapes", default="64x16384,12x458752", help="BLOCKSxBYTES, comma separated")
+    ap.add_argument("--inflight", default="1,16", help="requests in flight of the warm cells")
     ap.add_argument("--counts", default="3000:6000,1000:2000",
-                    help="measured requests of the 1- and 16-in-flight cells, per shape (c1:c16, comma separated)")
+                    help="measured requests of each warm cell (':' separated, as --inflight), per shape (comma separated)")
     ap.add_argument("--rounds", type=int, default=2,
                     help="runs of every implementation and shape, interleaved; each cell reports its round with the most req/s")
     ap.add_argument("--warmup", type=int, default=200)
-    ap.add_argument("--startup", type=int, default=200)
+    ap.add_argument("--startup", type=int, default=200,
+                    help="requests of the startup cell (a fresh decode process, the largest in-flight count); 0: none")
     ap.add_argument("--timeout-ms", type=int, default=30000)
     ap.add_argument("--run-timeout", type=float, default=180, help="seconds for one implementation and shape")
     ap.add_argument("--mem", default="dram", choices=("dram", "vram"))
@@ -251,9 +266,11 @@ def main():
     a = ap.parse_args()
     impls = a.impls.split(",")
     shapes = [tuple(int(x) for x in s.split("x")) for s in a.shapes.split(",")]
-    counts = [dict(zip(("c1", "c16"), (int(x) for x in c.split(":")))) for c in a.counts.split(",")]
-    if len(counts) != len(shapes):
-        sys.exit(f"request_driver: --counts has {len(counts)} entries, --shapes {len(shapes)}")
+    inflight = [int(x) for x in a.inflight.split(",")]
+    a.cells = [(f"c{k}", k, True) for k in inflight] + ([("startup", max(inflight), False)] if a.startup > 0 else [])
+    counts = [dict(zip((f"c{k}" for k in inflight), (int(x) for x in c.split(":")))) for c in a.counts.split(",")]
+    if len(counts) != len(shapes) or any(len(c) != len(inflight) for c in counts):
+        sys.exit(f"request_driver: --counts needs {len(shapes)} entries (one per shape) of {len(inflight)} counts each")
     if "kvx" in impls and (a.progress_thread != 1 or a.progress_delay_us != 1000):
         print("request_driver: kvx's transceiver always runs AgentConfig.defaults() (progress thread on, 1 ms); "
               "only C and Python take --progress-thread/--progress-delay-us", file=sys.stderr)
@@ -261,6 +278,7 @@ def main():
     rows, trows = [], []
     load0 = open("/proc/loadavg").read().split()[0]
     best = {}  # (impl, shape, cell) -> (req/s, rows, thread rows)
+    marks = open(os.path.join(a.out, "requests-marks.tsv"), "w")
     for a.round in range(a.rounds):
         for (blocks, bb), count in zip(shapes, counts):
             a.count = lambda cell, c=count: a.startup if cell == "startup" else c[cell]
@@ -269,6 +287,8 @@ def main():
                     if a.round == 0:
                         print(f"request_driver: no nixl_cu13 under --pypath '{a.pypath}': Python skipped", file=sys.stderr)
                     continue
+                if impl == "cuda-d2d" and not a.d2dbin:
+                    continue
                 t0 = time.monotonic()
                 run = Run(a, impl, blocks, bb).run()
                 if run.failed:
@@ -276,15 +296,18 @@ def main():
                     rows.append((impl, run.tag, "-", "failed", run.failed.replace("\t", " ")))
                     continue
                 r, t = run.rows()
+                for m in run.mark_times:
+                    marks.write("\t".join(str(x) for x in (impl, run.tag, a.round) + m) + "\n")
+                marks.flush()
                 summary = {(c, m): v for c, m, v in r}
-                for cell, _, _ in CELLS:
+                for cell, _, _ in a.cells:
                     rate = summary.get((cell, "req_per_s"))
                     if rate is not None and rate > best.get((impl, run.tag, cell), (-1,))[0]:
                         best[(impl, run.tag, cell)] = (rate, [x for x in r if x[0] == cell], [x for x in t if x[0] == cell])
                 print(f"request_driver: round {a.round + 1} {impl:7s} {run.tag:10s} " + "  ".join(
                     f"{c}: {summary.get((c, 'req_per_s'), 0):6.0f} req/s p99 {summary.get((c, 'p99_us'), 0) / 1e3:6.2f} ms "
                     f"cpu {summary.get((c, 'decode_cpu_ms_per_req'), 0):.3f}+{summary.get((c, 'prefill_cpu_ms_per_req'), 0):.3f} ms"
-                    for c, _, _ in CELLS) + f"  ({time.monotonic() - t0:.0f} s)", file=sys.stderr)
+                    for c, _, _ in run.cells) + f"  ({time.monotonic() - t0:.0f} s)", file=sys.stderr)
     for (impl, tag, _cell), (_rate, r, t) in best.items():
         rows += [(impl, tag) + x for x in r]
         trows += [(impl, tag) + x for x in t]

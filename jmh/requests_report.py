@@ -6,8 +6,15 @@ import os
 BEGIN = "<!-- whole-requests:begin -->"
 END = "<!-- whole-requests:end -->"
 IMPLS = (("kvx", "kvx transceiver"), ("c", "C, same protocol"), ("python", "NIXL Python API, same protocol"),
-         ("c-pull", "C, one-sided READ (pull)"))
-CELLS = (("c1", "1 in flight"), ("c16", "16 in flight"), ("startup", "startup: a fresh decode process's first requests, 16 in flight"))
+         ("c-pull", "C, one-sided READ (pull)"), ("cuda-d2d", "cudaMemcpy D2D block by block, one process"))
+
+
+def _cells(data):
+    """The cells present: cN (N in flight) by N, then startup."""
+    names = {k[2] for k in data}
+    warm = sorted((c for c in names if c.startswith("c") and c[1:].isdigit()), key=lambda c: int(c[1:]))
+    return [(c, f"{c[1:]} in flight") for c in warm] + ([("startup", "startup: a fresh decode process's first requests")]
+                                                           if "startup" in names else [])
 
 
 def _read(results):
@@ -54,6 +61,7 @@ def requests_section(results):
         L += ["Not measured in this run (`jmh/run-benchmarks.sh` runs it unless `--skip-requests`).", "", END]
         return L
     data, failed, threads, settings = got
+    CELLS = _cells(data)
     shapes = []
     for (impl, shape, _, _) in data:
         if shape not in shapes:
@@ -110,9 +118,10 @@ def requests_section(results):
         L.append("")
     L.append("### kvx against the others (ratios of the figures above; issue 15's targets)")
     L.append("")
+    d2d = any(k[0] == "cuda-d2d" for k in data)
     L.append("| shape | cell | req/s kvx/Python (≥ 1.0) | req/s kvx/C (≥ 0.95) | CPU/req kvx/C (≤ 1.2) | CPU/req kvx/Python | "
-             "p99 kvx/C (≤ 1.5 at 1 in flight) | p99 kvx/Python |")
-    L.append("|---|---|---|---|---|---|---|---|")
+             "p99 kvx/C (≤ 1.5 at 1 in flight) | p99 kvx/Python |" + (" GB/s kvx/cudaMemcpy (≥ 0.8 from 16 MiB) |" if d2d else ""))
+    L.append("|---|---|---|---|---|---|---|---|" + ("---|" if d2d else ""))
     for shape in shapes:
         for cell, clabel in CELLS:
             rk = v("kvx", shape, cell, "req_per_s")
@@ -122,6 +131,8 @@ def requests_section(results):
             cells = [_ratio(rk, v("python", shape, cell, "req_per_s")), _ratio(rk, v("c", shape, cell, "req_per_s")),
                      _ratio(cpu("kvx", shape, cell), cpu("c", shape, cell)), _ratio(cpu("kvx", shape, cell), cpu("python", shape, cell)),
                      _ratio(pk, v("c", shape, cell, "p99_us")), _ratio(pk, v("python", shape, cell, "p99_us"))]
+            if d2d:
+                cells.append(_ratio(v("kvx", shape, cell, "gb_per_s"), v("cuda-d2d", shape, cell, "gb_per_s")))
             L.append(f"| {shape} | {clabel.split(':')[0]} | " + " | ".join(_f(x) + "×" if x is not None else "–" for x in cells) + " |")
     L.append("")
     L.append("Pull mode: kvx has none yet, so the C READ rows above stand alone (target: kvx's pull ≥ 0.95× them).")
@@ -139,16 +150,17 @@ def requests_section(results):
                      f"{_f(v('kvx', shape, cell, 'prefill_alloc_bytes_per_req'), 0)} | {_f(v('kvx', shape, cell, 'decode_gc_count'), 0)} / "
                      f"{_f(v('kvx', shape, cell, 'prefill_gc_count'), 0)} |")
     L.append("")
-    if threads and shapes:
-        shape = shapes[0]
-        L.append(f"### Where the CPU goes, by thread ({shape}, 16 in flight; CPU ms per request, from /proc)")
+    busiest = [c for c, _ in CELLS if c != "startup"][-1:]
+    if threads and shapes and busiest:
+        shape, cell = shapes[0], busiest[0]
+        L.append(f"### Where the CPU goes, by thread ({shape}, {cell[1:]} in flight; CPU ms per request, from /proc)")
         L.append("")
         L.append("| implementation | decode process | prefill process |")
         L.append("|---|---|---|")
         for impl, ilabel in IMPLS:
             parts = []
             for side in ("decode", "prefill"):
-                rows = sorted(threads.get((impl, shape, "c16", side), []), key=lambda x: -x[1])
+                rows = sorted(threads.get((impl, shape, cell, side), []), key=lambda x: -x[1])
                 parts.append(", ".join(f"{n} {t:.3f}" for n, t in rows if t >= 0.005) or "–")
             if parts != ["–", "–"]:
                 L.append(f"| {ilabel} | {parts[0]} | {parts[1]} |")

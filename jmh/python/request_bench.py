@@ -95,9 +95,10 @@ class Pool:
             import torch
             self.tensor = torch.zeros(nblocks * bb, dtype=torch.uint8, device=f"cuda:{self.dev}")
             self.base = self.tensor.data_ptr()
-            if fill:
-                for b in range(nblocks):
-                    self.tensor[b * bb:(b + 1) * bb] = torch.from_numpy(block_content(b, words).view(np.uint8)).to(self.tensor.device)
+            step = max(1, (64 << 20) // bb)
+            for b in range(0, nblocks if fill else 0, step):  # 64 MiB at a time through host memory
+                chunk = block_contents(b, min(b + step, nblocks), words)
+                self.tensor[b * bb:b * bb + chunk.nbytes] = torch.from_numpy(chunk.reshape(-1).view(np.uint8)).to(self.tensor.device)
             agent.register_memory(self.tensor)
         else:
             # numpy asks for transparent huge pages on large arrays by default; kvx's pools get none: all
@@ -108,8 +109,9 @@ class Pool:
             self.host = raw[off:off + nblocks * bb]
             self.words = self.host.view(np.uint64).reshape(nblocks, words)
             self.base = self.host.ctypes.data
-            for b in range(nblocks if fill else 0):
-                self.words[b] = block_content(b, words)
+            step = max(1, (64 << 20) // bb)
+            for b in range(0, nblocks if fill else 0, step):
+                self.words[b:min(b + step, nblocks)] = block_contents(b, min(b + step, nblocks), words)
             agent.register_memory([(self.base, nblocks * bb, 0, "")], "DRAM")
         order = np.random.RandomState(int(ARGS["seed"])).permutation(nblocks)
         self.free = collections.deque(int(b) for b in order)
@@ -153,11 +155,13 @@ class Pool:
                 die(f"request {rid}: block {pick} did not arrive intact")
 
 
-def block_content(b, words):
+def block_contents(b0, b1, words):
+    """Blocks b0..b1-1 as rows of words: header {magic, block, body sum, magic^block^sum}, then the body."""
+    b = np.arange(b0, b1, dtype=np.uint64)[:, None]
     with np.errstate(over="ignore"):  # the pattern wraps around 2^64 on purpose
-        w = np.uint64(b) * K1 + np.arange(words, dtype=np.uint64) * K2
-    s = w[4:].sum(dtype=np.uint64)
-    w[0], w[1], w[2], w[3] = MAGIC, np.uint64(b), s, MAGIC ^ np.uint64(b) ^ s
+        w = b * K1 + np.arange(words, dtype=np.uint64)[None, :] * K2
+    s = w[:, 4:].sum(axis=1, dtype=np.uint64)
+    w[:, 0], w[:, 1], w[:, 2], w[:, 3] = MAGIC, b[:, 0], s, MAGIC ^ b[:, 0] ^ s
     return w
 
 

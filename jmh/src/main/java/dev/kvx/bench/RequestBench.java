@@ -40,7 +40,7 @@ public final class RequestBench {
             default -> RequestBenchKit.die("role must be prefill or decode, got " + a.get("role"));
         }
         System.out.flush();
-        Runtime.getRuntime().halt(0); // agents are left to process exit, as in the C program
+        System.exit(0); // not halt: a flight recording (-XX:StartFlightRecording) is written at exit
     }
 
     /** A layout whose block is {@code bytes} long (only the block size matters to the transfer). */
@@ -174,14 +174,15 @@ public final class RequestBench {
                     }
                     boolean measured = id - first >= ph.warmup();
                     LlmRequest r = gen.createRequest(id, ph.blocks());
-                    blocks.clear(id, r.blockIds());
+                    int[] ids = r.blockIds();
+                    blocks.clear(id, ids);
                     long t0 = System.nanoTime();
                     gen.receive(r, peer).whenComplete((o, t) -> {
                         long t1 = System.nanoTime();
                         if (o == null || !o.isCompleted()) {
                             RequestBenchKit.die("receive of request " + r.id() + ": " + (o != null ? o.status() + " " + o.detail() : t));
                         }
-                        blocks.verify(r.id(), r.blockIds());
+                        blocks.verify(r.id(), ids);
                         if (measured) {
                             stats.add(t1 - t0, t1);
                         }
