@@ -65,6 +65,22 @@ def thread_delta(before, after):
     return {name: ns - before.get(name, 0) for name, ns in after.items()}
 
 
+def wait_for_quiet(limit):
+    """Waits (at most limit s) until other processes leave the CPUs alone for half a second (runnable
+    tasks from /proc/loadavg, this one not counted): on a shared machine, a run then starts undisturbed."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < limit:
+        busy = 0.0
+        for _ in range(10):
+            with open("/proc/loadavg") as f:
+                busy += int(f.read().split()[3].split("/")[0]) - 1
+            time.sleep(0.05)
+        if busy / 10 <= 0.5:
+            break
+        time.sleep(0.5)
+    return time.monotonic() - t0
+
+
 def percentile(sorted_values, p):
     if not sorted_values:
         return None
@@ -243,9 +259,11 @@ def main():
     ap.add_argument("--impls", default="kvx,c,python,c-pull")
     ap.add_argument("--shapes", default="64x16384,12x458752", help="BLOCKSxBYTES, comma separated")
     ap.add_argument("--inflight", default="1,16", help="requests in flight of the warm cells")
-    ap.add_argument("--counts", default="3000:6000,1000:2000",
+    ap.add_argument("--counts", default="2000:4000,600:1200",
                     help="measured requests of each warm cell (':' separated, as --inflight), per shape (comma separated)")
-    ap.add_argument("--rounds", type=int, default=2,
+    ap.add_argument("--quiet-wait", type=float, default=10,
+                    help="before each run, wait up to this many seconds for the machine to be idle")
+    ap.add_argument("--rounds", type=int, default=3,
                     help="runs of every implementation and shape, interleaved; each cell reports its round with the most req/s")
     ap.add_argument("--warmup", type=int, default=200)
     ap.add_argument("--startup", type=int, default=200,
@@ -289,6 +307,7 @@ def main():
                     continue
                 if impl == "cuda-d2d" and not a.d2dbin:
                     continue
+                waited = wait_for_quiet(a.quiet_wait)
                 t0 = time.monotonic()
                 run = Run(a, impl, blocks, bb).run()
                 if run.failed:
@@ -307,7 +326,7 @@ def main():
                 print(f"request_driver: round {a.round + 1} {impl:7s} {run.tag:10s} " + "  ".join(
                     f"{c}: {summary.get((c, 'req_per_s'), 0):6.0f} req/s p99 {summary.get((c, 'p99_us'), 0) / 1e3:6.2f} ms "
                     f"cpu {summary.get((c, 'decode_cpu_ms_per_req'), 0):.3f}+{summary.get((c, 'prefill_cpu_ms_per_req'), 0):.3f} ms"
-                    for c, _, _ in run.cells) + f"  ({time.monotonic() - t0:.0f} s)", file=sys.stderr)
+                    for c, _, _ in run.cells) + f"  ({time.monotonic() - t0:.0f} s, after {waited:.0f} s for quiet)", file=sys.stderr)
     for (impl, tag, _cell), (_rate, r, t) in best.items():
         rows += [(impl, tag) + x for x in r]
         trows += [(impl, tag) + x for x in t]

@@ -176,6 +176,9 @@ def replace_section(path, lines):
     if BEGIN in text and END in text:
         head, rest = text.split(BEGIN, 1)
         text = head + block + rest.split(END, 1)[1]
+    elif "\n## Reading the ratios" in text:
+        head, rest = text.split("\n## Reading the ratios", 1)
+        text = head.rstrip("\n") + "\n\n" + block + "\n\n## Reading the ratios" + rest
     else:
         text = text.rstrip("\n") + "\n\n" + block + "\n"
     open(path, "w").write(text)
