@@ -160,6 +160,7 @@ static struct {
     int (*malloc_)(void **, size_t);
     int (*memcpy_)(void *, const void *, size_t, int);
     int (*memset_)(void *, int, size_t);
+    int (*sync)(void);
     const char *(*error)(int);
 } cu;
 enum { H2D = 1, D2H = 2 };
@@ -179,8 +180,9 @@ static void cuda_load(void) {
     cu.malloc_ = (int (*)(void **, size_t))dlsym(h, "cudaMalloc");
     cu.memcpy_ = (int (*)(void *, const void *, size_t, int))dlsym(h, "cudaMemcpy");
     cu.memset_ = (int (*)(void *, int, size_t))dlsym(h, "cudaMemset");
+    cu.sync = (int (*)(void))dlsym(h, "cudaDeviceSynchronize");
     cu.error = (const char *(*)(int))dlsym(h, "cudaGetErrorString");
-    if (!cu.set_device || !cu.malloc_ || !cu.memcpy_ || !cu.memset_ || !cu.error) {
+    if (!cu.set_device || !cu.malloc_ || !cu.memcpy_ || !cu.memset_ || !cu.sync || !cu.error) {
         die("libcudart.so.13 lacks a symbol this program needs");
     }
     cu_check(cu.set_device(C.device), "cudaSetDevice");
@@ -291,6 +293,7 @@ void clear_headers(pool_t *p, int64_t id, const int *ids, int n) {
         }
     } else if (sampled(id)) {
         cu_check(cu.memset_((void *)(uintptr_t)(p->base + ids[(id / C.verify_every) % n] * C.bb), 0, 32), "cudaMemset");
+        cu_check(cu.sync(), "cudaDeviceSynchronize"); /* zeroed before the peer's copy can land */
     }
 }
 

@@ -92,7 +92,11 @@ class Pool:
         self.mem = "VRAM" if self.vram else "DRAM"
         words = bb // 8
         if self.vram:
-            import torch
+            try:
+                import torch
+            except ImportError:
+                die("mem=vram registers torch tensors: this Python has no torch")
+            self.torch = torch
             self.tensor = torch.zeros(nblocks * bb, dtype=torch.uint8, device=f"cuda:{self.dev}")
             self.base = self.tensor.data_ptr()
             step = max(1, (64 << 20) // bb)
@@ -137,6 +141,7 @@ class Pool:
         elif rid % self.verify_every == 0:
             b = int(ids[(rid // self.verify_every) % len(ids)])
             self.tensor[b * self.bb:b * self.bb + 32].zero_()
+            self.torch.cuda.synchronize(self.tensor.device)  # zeroed before the peer's copy can land
 
     def verify(self, rid, ids):
         pick = (rid // self.verify_every) % len(ids)
