@@ -22,7 +22,7 @@ gcc -O2 -Wall -Wextra -I native-headers -o "$out/bench/nixl_baseline" jmh/c/nixl
 gcc -O2 -Wall -I .native/cuda/include -o "$out/bench/cuda_peer_copy" jmh/c/cuda_peer_copy.c -L.native/cuda/lib -l:libcudart.so.13
 # the request-level benchmark (ci/device-bench.sh --requests): the C program (CUDA loaded at run time for
 # mem=vram), the cudaMemcpy block-by-block baseline, and NIXL's Python package for the device's Python
-gcc -O2 -Wall -Wextra -I native-headers -o "$out/bench/request_bench" jmh/c/request_bench.c jmh/c/request_bench_common.c \
+gcc -O2 -Wall -Wextra -I native-headers -o "$out/bench/request_bench" jmh/c/request_bench.c jmh/c/request_bench_common.c jmh/c/request_bench_pool.c \
   -L"$libdir" -l:libnixl_capi.so -lpthread -ldl
 gcc -O2 -Wall -Wextra -I .native/cuda/include -o "$out/bench/cuda_block_copy" jmh/c/cuda_block_copy.c -L.native/cuda/lib -l:libcudart.so.13
 pyver=${KVX_DEVICE_PYTHON:-3.12} # the device image's python3 (KINDS.md: 3.12.3, with torch)

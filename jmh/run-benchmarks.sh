@@ -41,7 +41,7 @@ libdir="$native/nixl/.nixl_cu13.mesonpy.libs"
 gcc -O2 -Wall -Wextra -I "$root/native-headers" -o "$res/nixl_baseline" "$root/jmh/c/nixl_baseline.c" \
   -L"$libdir" -l:libnixl_capi.so -Wl,-rpath,"$libdir"
 gcc -O2 -Wall -Wextra -I "$root/native-headers" -o "$res/request_bench" "$root/jmh/c/request_bench.c" \
-  "$root/jmh/c/request_bench_common.c" -L"$libdir" -l:libnixl_capi.so -Wl,-rpath,"$libdir" -lpthread -ldl
+  "$root/jmh/c/request_bench_common.c" "$root/jmh/c/request_bench_pool.c" -L"$libdir" -l:libnixl_capi.so -Wl,-rpath,"$libdir" -lpthread -ldl
 
 if [[ $long == 1 ]]; then secs=10; wi=5; i=10; else secs=2; wi=2; i=3; fi
 java=("$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -Dkvx.native.dir="$native")

@@ -1,7 +1,8 @@
 /*
  * request_bench_common.h — what jmh/c/request_bench.c's protocol loops stand on: arguments, the
- * NIXL agent with kvx's settings, the block pool and its verification, kvx's wire layout, the
- * metadata exchange through files, per-phase statistics and the CPU marks relayed by the driver.
+ * NIXL agent with kvx's settings, kvx's wire layout, the metadata exchange through files, per-phase
+ * statistics and the CPU marks relayed by the driver (request_bench_common.c), and the block pool
+ * with its verification (request_bench_pool.c).
  *
  * Arguments (key=value; the driver passes the same ones to kvx's and Python's processes):
  *   role=prefill|decode name=AGENT dir=RUNDIR block_bytes=B pool_blocks=N
