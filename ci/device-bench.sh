@@ -5,13 +5,31 @@
 #   python3 jmh/write_benchmarks.py --results <fetched>/bench --out BENCHMARKS-H100-host.md \
 #     --machine-file <fetched>/bench/machine.txt --java none --command "ci/device-bench.sh"
 # turns them into the same report as jmh/run-benchmarks.sh.
+#   --requests       also the request-level benchmark on the GPU (jmh/request_driver.py --mem vram): kvx, C and
+#                    NIXL's Python API (torch tensors on the GPU) moving requests of a Llama-3-8B-like shape
+#                    (32 layers x 8 KV heads x 128 x bf16, 16 tokens a block: 2 MiB blocks, or 64 KiB per layer
+#                    and block) between two processes on GPU 0, against cudaMemcpy D2D of the same blocks in one
+#                    process; write it with  python3 jmh/write_benchmarks.py --requests-only --results <fetched>/bench
+#                    --out BENCHMARKS-H100-host.md --java none --command x
+#   --requests-only  only that; REQUESTS_ARGS adds options of jmh/request_driver.py (e.g. "--impls kvx,c")
 set -euo pipefail
+calls=1
+requests=0
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --requests) requests=1 ;;
+    --requests-only) requests=1; calls=0 ;;
+    *) echo "device-bench: unknown option $1 (--requests, --requests-only)" >&2; exit 2 ;;
+  esac
+  shift
+done
 . "$(dirname "$0")/device-env.sh"
 out=${OUT:-$root/device-out}/bench; mkdir -p "$out"
 java=("$java" "${opts[@]}")
 jar="$root/.device/bench/kvx-benchmarks.jar"
 { lscpu | grep -E "^Model name" | sed 's/Model name: *//'; nproc; uname -r; "$work/jre/bin/java" -version 2>&1 | head -1
   { nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null || echo "no GPU"; } | head -1; } > "$out/machine.txt"
+if [[ $calls == 1 ]]; then
 echo "== C baseline" >&2
 LD_LIBRARY_PATH="$work/native/nixl/.nixl_cu13.mesonpy.libs" KVX_BENCH_SECONDS=2 "$root/.device/bench/nixl_baseline" 64 > "$out/c.tsv"
 echo "== JMH" >&2
@@ -23,3 +41,23 @@ echo "== JMH" >&2
 echo "== engine harness" >&2
 "${java[@]}" -cp "$jar" dev.kvx.bench.EngineHarness 2 > "$out/engine.tsv"
 cat "$out/c.tsv" "$out/engine.tsv"
+fi
+
+if [[ $requests == 1 ]]; then
+  if ! nvidia-smi -L >/dev/null 2>&1 || ! "$root/.device/bench/cuda_block_copy" block_bytes=4096 pool_blocks=1 plan=p:1:1:0:1 \
+       dir=/tmp </dev/null >/dev/null 2>&1; then
+    echo "device-bench: no usable GPU here: the request-level GPU benchmark is skipped" >&2
+    exit 0
+  fi
+  echo "== whole requests on the GPU (two processes on GPU 0)" >&2
+  mib=$((1 << 20)); kib=1024
+  # shellcheck disable=SC2086 # REQUESTS_ARGS is a list of options
+  LD_LIBRARY_PATH="$work/native/nixl/.nixl_cu13.mesonpy.libs:$work/native/cuda/lib" PYTHONUNBUFFERED=1 \
+  python3 "$root/jmh/request_driver.py" --out "$out" --mem vram --device 0 --java "$java" --native "$work/native" \
+    --jar "$root/.device/bench/kvx-benchmarks.jar" --cbin "$root/.device/bench/request_bench" \
+    --d2dbin "$root/.device/bench/cuda_block_copy" --pypath "$work/native/nixl" --impls kvx,c,python,cuda-d2d \
+    --inflight 1,4 --startup 0 --rounds 1 --run-timeout 120 \
+    --shapes "1x$((2 * mib)),8x$((2 * mib)),32x$((2 * mib)),128x$((2 * mib)),32x$((64 * kib)),256x$((64 * kib)),1024x$((64 * kib)),4096x$((64 * kib))" \
+    --counts "1000:2000,400:800,150:300,50:100,1000:2000,400:800,150:300,50:100" ${REQUESTS_ARGS:-}
+  cat "$out/requests-settings.txt"
+fi

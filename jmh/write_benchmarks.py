@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Writes BENCHMARKS.md from one run of jmh/run-benchmarks.sh: the C baseline (c.tsv), the JMH
-results (jmh.json, jmh-nocritical.json) and the engine harness (engine.tsv). Every ratio is
+results (jmh.json, jmh-nocritical.json), the engine harness (engine.tsv) and the request-level
+benchmark (requests.tsv, see requests_report.py). Every ratio is
 computed from figures of the same run; nothing here is typed in by hand except the targets, which
 are DESIGN.md's."""
 import argparse
@@ -9,6 +10,8 @@ import os
 import platform
 import subprocess
 from datetime import datetime, timezone
+
+from requests_report import replace_section, requests_section
 
 
 def read_tsv(path):
@@ -75,7 +78,12 @@ def main():
     ap.add_argument("--command", required=True)
     ap.add_argument("--machine-file")
     ap.add_argument("--see-also", default="")
+    ap.add_argument("--requests-only", action="store_true",
+                    help="replace only the whole-requests section of an existing --out (jmh/run-benchmarks.sh --requests-only)")
     a = ap.parse_args()
+    if a.requests_only:
+        replace_section(a.out, requests_section(a.results))
+        return
     c = read_tsv(os.path.join(a.results, "c.tsv"))
     py_path = os.path.join(a.results, "py.tsv")
     py = read_tsv(py_path) if os.path.exists(py_path) else {}
@@ -203,6 +211,8 @@ def main():
                         ("cancel_to_outcome", "cancel → outcome (lease returned)")):
         L.append(f"| {label} | {fmt(eng.get((name, 'p50'), (None,))[0], 3)} | {fmt(eng.get((name, 'p99'), (None,))[0], 3)} | "
                  f"{fmt(eng.get((name, 'max'), (None,))[0], 3)} |")
+    L.append("")
+    L += requests_section(a.results)
     L.append("")
     L.append("## Reading the ratios")
     L.append("")

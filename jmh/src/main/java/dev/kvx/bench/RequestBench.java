@@ -1,0 +1,200 @@
+package dev.kvx.bench;
+
+import dev.kvx.bench.RequestBenchKit.Args;
+import dev.kvx.bench.RequestBenchKit.Blocks;
+import dev.kvx.bench.RequestBenchKit.Phase;
+import dev.kvx.bench.RequestBenchKit.PhaseStats;
+import dev.kvx.bench.RequestBenchKit.PoolMemory;
+import dev.kvx.cuda.DeviceBuffer;
+import dev.kvx.kv.KvBlockPool;
+import dev.kvx.kv.KvCacheLayout;
+import dev.kvx.memory.NativeBuffer;
+import dev.kvx.transceiver.CacheTransceiver;
+import dev.kvx.transceiver.CacheTransceiverConfig;
+import dev.kvx.transceiver.LlmRequest;
+import java.lang.foreign.MemorySegment;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * kvx's side of the request-level benchmark: a prefill (context) or a decode (generation) process
+ * moving requests' KV blocks through {@link CacheTransceiver}'s public API only, next to the C
+ * program ({@code jmh/c/request_bench.c}) and NIXL's Python API ({@code jmh/python/request_bench.py})
+ * doing the same protocol. {@code jmh/request_driver.py} starts the processes and relays the marks;
+ * the arguments are the C program's ({@code jmh/c/request_bench_common.h}).
+ *
+ * <p>This file holds everything kvx-specific (pool, transceiver, connect, requests); the rest is in
+ * {@link RequestBenchKit}. Usage: {@code java ... dev.kvx.bench.RequestBench role=decode name=... }
+ */
+public final class RequestBench {
+    private RequestBench() {}
+
+    /** Runs one process of the benchmark. */
+    public static void main(String[] argv) throws Exception {
+        Args a = Args.parse(argv);
+        switch (a.get("role")) {
+            case "prefill" -> prefill(a);
+            case "decode" -> decode(a);
+            default -> RequestBenchKit.die("role must be prefill or decode, got " + a.get("role"));
+        }
+        System.out.flush();
+        System.exit(0); // not halt: a flight recording (-XX:StartFlightRecording) is written at exit
+    }
+
+    /** A layout whose block is {@code bytes} long (only the block size matters to the transfer). */
+    private static KvCacheLayout layout(long bytes) {
+        if (bytes % 4 != 0 || bytes / 4 > Integer.MAX_VALUE) {
+            RequestBenchKit.die("block_bytes must be a multiple of 4, got " + bytes);
+        }
+        return new KvCacheLayout(1, 1, 1, (int) (bytes / 4), 2);
+    }
+
+    private static KvBlockPool pool(Args a, String label) {
+        KvCacheLayout layout = layout(a.num("block_bytes"));
+        int blocks = (int) a.num("pool_blocks");
+        if (a.get("mem").equals("vram")) {
+            return KvBlockPool.ownedOver(layout, DeviceBuffer.allocate((int) a.num("device"), layout.blockBytes() * blocks, label));
+        }
+        KvBlockPool pool = KvBlockPool.inHostMemory(layout, blocks, label);
+        RequestBenchKit.hugePages(pool.region().address(), pool.region().size(), a.num("hugepages") == 1);
+        return pool;
+    }
+
+    private static PoolMemory memory(KvBlockPool pool) {
+        NativeBuffer region = pool.region();
+        MemorySegment host = region instanceof DeviceBuffer ? null
+                : MemorySegment.ofAddress(region.address()).reinterpret(region.size());
+        return new PoolMemory() {
+            @Override
+            public MemorySegment host() {
+                return host;
+            }
+
+            @Override
+            public void read(long offset, byte[] dst) {
+                region.copyToHost(offset, dst);
+            }
+
+            @Override
+            public void write(long offset, byte[] src) {
+                region.copyFromHost(offset, src);
+            }
+        };
+    }
+
+    private static CacheTransceiverConfig config(Args a, int slots) {
+        return CacheTransceiverConfig.defaults().withKvTransferTimeout(Duration.ofMillis(a.num("timeout_ms")))
+                .withBufferCounts(slots, slots);
+    }
+
+    private static int maxInflight(List<List<Phase>> plans) {
+        return plans.stream().flatMap(List::stream).mapToInt(Phase::inflight).max().orElse(1);
+    }
+
+    /**
+     * Puts the pool's free list in a seeded shuffle (through the public API: one-block requests closed
+     * in that order), so that requests get scattered blocks, one descriptor each, as in C and Python.
+     */
+    private static void scramble(CacheTransceiver t, KvBlockPool pool, long seed) {
+        LlmRequest[] all = new LlmRequest[pool.capacity()];
+        for (int i = 0; i < all.length; i++) {
+            all[i] = t.createRequest(-1 - i, 1);
+        }
+        for (int i : RequestBenchKit.shuffled(all.length, seed)) {
+            all[i].close();
+        }
+    }
+
+    private static void prefill(Args a) throws Exception {
+        List<List<Phase>> plans = a.plans();
+        String[] sessions = a.get("sessions").split(",");
+        if (sessions.length != plans.size()) {
+            RequestBenchKit.die("sessions= names " + sessions.length + " decode processes, plan= has " + plans.size());
+        }
+        long timeoutMs = a.num("timeout_ms");
+        int window = 2 * maxInflight(plans);
+        try (KvBlockPool pool = pool(a, "prefill-pool");
+             CacheTransceiver ctx = CacheTransceiver.create(a.get("name"), config(a, window), pool)) {
+            new Blocks(memory(pool), a.num("block_bytes"), (int) a.num("verify_every")).fill(pool.capacity());
+            RequestBenchKit.publishMetadata(a, ctx.localMetadata());
+            scramble(ctx, pool, a.num("seed"));
+            Thread marks = RequestBenchKit.startMarkThread();
+            for (int s = 0; s < sessions.length; s++) {
+                String peer = ctx.connect(RequestBenchKit.awaitMetadata(a, sessions[s]));
+                long id = 1;
+                for (Phase ph : plans.get(s)) {
+                    // sends are submitted ahead of the decode side's request infos, up to twice its in-flight count
+                    Semaphore permits = new Semaphore(2 * ph.inflight());
+                    for (long end = id + ph.warmup() + ph.measured(); id < end; id++) {
+                        if (!permits.tryAcquire(timeoutMs, TimeUnit.MILLISECONDS)) {
+                            RequestBenchKit.die("no send completed within " + timeoutMs + " ms");
+                        }
+                        LlmRequest r = ctx.createRequest(id, ph.blocks());
+                        ctx.send(r, peer).whenComplete((o, t) -> {
+                            if (o == null || !o.isCompleted()) {
+                                RequestBenchKit.die("send of request " + r.id() + ": " + (o != null ? o.status() + " " + o.detail() : t));
+                            }
+                            r.close();
+                            permits.release();
+                        });
+                    }
+                    if (!permits.tryAcquire(2 * ph.inflight(), timeoutMs, TimeUnit.MILLISECONDS)) {
+                        RequestBenchKit.die("the last sends of " + ph.label() + " did not complete within " + timeoutMs + " ms");
+                    }
+                }
+                System.out.println("RB\tSESSION_DONE\t" + sessions[s]);
+                System.out.flush();
+            }
+            marks.join(TimeUnit.SECONDS.toMillis(120)); // the last phase's end mark may still be on its way
+        }
+    }
+
+    private static void decode(Args a) throws Exception {
+        long timeoutMs = a.num("timeout_ms");
+        List<Phase> plan = a.plans().get(0);
+        try (KvBlockPool pool = pool(a, "decode-pool");
+             CacheTransceiver gen = CacheTransceiver.create(a.get("name"), config(a, maxInflight(List.of(plan))), pool)) {
+            Blocks blocks = new Blocks(memory(pool), a.num("block_bytes"), (int) a.num("verify_every"));
+            RequestBenchKit.publishMetadata(a, gen.localMetadata());
+            String peer = gen.connect(RequestBenchKit.awaitMetadata(a, a.get("peer")));
+            scramble(gen, pool, a.num("seed"));
+            long id = 1;
+            for (Phase ph : plan) {
+                Semaphore permits = new Semaphore(ph.inflight());
+                PhaseStats stats = new PhaseStats(a, ph);
+                long first = id;
+                for (long end = id + ph.warmup() + ph.measured(); id < end; id++) {
+                    if (!permits.tryAcquire(timeoutMs, TimeUnit.MILLISECONDS)) {
+                        RequestBenchKit.die("no request completed within " + timeoutMs + " ms");
+                    }
+                    if (id - first == ph.warmup()) {
+                        stats.begin();
+                    }
+                    boolean measured = id - first >= ph.warmup();
+                    LlmRequest r = gen.createRequest(id, ph.blocks());
+                    int[] ids = r.blockIds();
+                    blocks.clear(id, ids);
+                    long t0 = System.nanoTime();
+                    gen.receive(r, peer).whenComplete((o, t) -> {
+                        long t1 = System.nanoTime();
+                        if (o == null || !o.isCompleted()) {
+                            RequestBenchKit.die("receive of request " + r.id() + ": " + (o != null ? o.status() + " " + o.detail() : t));
+                        }
+                        blocks.verify(r.id(), ids);
+                        if (measured) {
+                            stats.add(t1 - t0, t1);
+                        }
+                        r.close();
+                        permits.release();
+                    });
+                }
+                if (!permits.tryAcquire(ph.inflight(), timeoutMs, TimeUnit.MILLISECONDS)) {
+                    RequestBenchKit.die("the last requests of " + ph.label() + " did not complete within " + timeoutMs + " ms");
+                }
+                stats.end();
+            }
+        }
+    }
+}
