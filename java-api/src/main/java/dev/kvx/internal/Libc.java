@@ -21,6 +21,18 @@ public final class Libc {
     private static final MethodHandle CALLOC = LINKER.downcallHandle(
             LINKER.defaultLookup().find("calloc").orElseThrow(),
             FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG));
+    private static final MethodHandle MMAP = LINKER.downcallHandle(
+            LINKER.defaultLookup().find("mmap").orElseThrow(),
+            FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT,
+                    ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG));
+    private static final MethodHandle MUNMAP = LINKER.downcallHandle(
+            LINKER.defaultLookup().find("munmap").orElseThrow(),
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG));
+    private static final MethodHandle MADVISE = LINKER.downcallHandle(
+            LINKER.defaultLookup().find("madvise").orElseThrow(),
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT));
+    /** madvise(2): back the range with transparent huge pages. */
+    public static final int MADV_HUGEPAGE = 14;
     private static final MethodHandle SETENV = LINKER.downcallHandle(
             LINKER.defaultLookup().find("setenv").orElseThrow(),
             FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
@@ -56,6 +68,48 @@ public final class Libc {
             throw new OutOfMemoryError("calloc of " + bytes + " B failed");
         }
         return p.reinterpret(bytes);
+    }
+
+    /**
+     * Maps {@code bytes} of anonymous, private, zeroed memory (mmap(2)); the caller unmaps it with
+     * {@link #munmap}. No page is touched.
+     *
+     * @throws OutOfMemoryError if the mapping fails
+     */
+    public static MemorySegment mmapAnonymous(long bytes) {
+        MemorySegment p;
+        try {
+            p = (MemorySegment) MMAP.invokeExact(MemorySegment.NULL, bytes, 0x1 | 0x2, 0x02 | 0x20, -1, 0L); // RW, PRIVATE|ANONYMOUS
+        } catch (Throwable t) {
+            throw new AssertionError("libc mmap failed", t);
+        }
+        if (p.address() == -1L || p.equals(MemorySegment.NULL)) {
+            throw new OutOfMemoryError("mmap of " + bytes + " B failed");
+        }
+        return p;
+    }
+
+    /** Unmaps what {@link #mmapAnonymous} mapped. */
+    public static void munmap(MemorySegment base, long bytes) {
+        try {
+            int rc = (int) MUNMAP.invokeExact(base, bytes);
+            if (rc != 0) {
+                throw new IllegalStateException("munmap of " + bytes + " B at " + Long.toHexString(base.address()) + " failed");
+            }
+        } catch (RuntimeException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError("libc munmap failed", t);
+        }
+    }
+
+    /** madvise(2) on a range; returns false if the kernel refused (the advice is only advice). */
+    public static boolean madvise(long address, long bytes, int advice) {
+        try {
+            return (int) MADVISE.invokeExact(MemorySegment.ofAddress(address), bytes, advice) == 0;
+        } catch (Throwable t) {
+            throw new AssertionError("libc madvise failed", t);
+        }
     }
 
     /** Sets a process environment variable (visible to native code, not to {@link System#getenv}). */

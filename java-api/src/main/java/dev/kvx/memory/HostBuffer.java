@@ -22,17 +22,35 @@ public final class HostBuffer implements NativeBuffer {
     private int pins;
     private boolean closed;
 
+    private static final long HUGE = 2L << 20;
+    /** {@code -Dkvx.hugePages=false} keeps large buffers on 4 KiB pages. */
+    private static final boolean HUGE_PAGES = Boolean.parseBoolean(System.getProperty("kvx.hugePages", "true"));
+
     private HostBuffer(long size, String label) {
         if (size <= 0) {
             throw new IllegalArgumentException("buffer size must be positive, got " + size);
         }
         this.arena = Arena.ofShared();
-        this.segment = arena.allocate(size, ALIGNMENT);
+        this.segment = size >= HUGE && HUGE_PAGES ? hugePageMapping(size, arena) : arena.allocate(size, ALIGNMENT);
         this.label = label;
     }
 
     /**
-     * Allocates zeroed host memory.
+     * A mapping of zeroed memory aligned to 2 MiB and advised for transparent huge pages before any page
+     * is touched, unmapped when the arena closes. A KV pool is large and moved in big strides (by CMA copies
+     * or a NIC): huge pages cut page faults and TLB misses on both ends (numpy asks for them the same way).
+     */
+    private static MemorySegment hugePageMapping(long size, Arena arena) {
+        long length = size + HUGE;
+        MemorySegment base = dev.kvx.internal.Libc.mmapAnonymous(length);
+        long aligned = (base.address() + HUGE - 1) & -HUGE;
+        dev.kvx.internal.Libc.madvise(aligned, (size + HUGE - 1) & -HUGE, dev.kvx.internal.Libc.MADV_HUGEPAGE);
+        return MemorySegment.ofAddress(aligned).reinterpret(size, arena, ignored -> dev.kvx.internal.Libc.munmap(base, length));
+    }
+
+    /**
+     * Allocates zeroed host memory. Buffers of 2 MiB and more are 2 MiB-aligned and backed by transparent
+     * huge pages where the kernel allows it ({@code -Dkvx.hugePages=false} turns that off).
      *
      * @param size bytes, positive
      * @param label a name for messages

@@ -12,6 +12,8 @@ import dev.kvx.memory.NativeBuffer;
 import dev.kvx.transceiver.CacheTransceiver;
 import dev.kvx.transceiver.CacheTransceiverConfig;
 import dev.kvx.transceiver.LlmRequest;
+import dev.kvx.transceiver.SharedSecret;
+import dev.kvx.transceiver.TransferMode;
 import java.lang.foreign.MemorySegment;
 import java.time.Duration;
 import java.util.List;
@@ -86,7 +88,45 @@ public final class RequestBench {
 
     private static CacheTransceiverConfig config(Args a, int slots) {
         return CacheTransceiverConfig.defaults().withKvTransferTimeout(Duration.ofMillis(a.num("timeout_ms")))
-                .withBufferCounts(slots, slots);
+                .withBufferCounts(slots, slots).withTransferMode(a.opt("mode", "push").equals("pull") ? TransferMode.PULL : TransferMode.PUSH);
+    }
+
+    /** A transceiver with the run's secret ({@code KVX_SECRET_FILE}, made by the driver); {@code engine=poll}: caller-driven. */
+    private static CacheTransceiver transceiver(Args a, KvBlockPool pool, int slots) {
+        CacheTransceiver.Builder b = CacheTransceiver.builder(a.get("name"), pool).config(config(a, slots))
+                .secret(SharedSecret.fromConfiguration());
+        if (callerDriven(a)) {
+            b.callerDriven();
+        }
+        return b.build();
+    }
+
+    private static boolean callerDriven(Args a) {
+        return a.opt("engine", "thread").equals("poll");
+    }
+
+    /**
+     * Waits for a permit. In caller-driven mode this thread is the engine: it polls (outcomes complete
+     * right here) and backs off like the engine thread would when a cycle did nothing.
+     */
+    private static boolean acquire(CacheTransceiver t, boolean poll, Semaphore permits, int n, long timeoutMs) throws InterruptedException {
+        if (!poll) {
+            return permits.tryAcquire(n, timeoutMs, TimeUnit.MILLISECONDS);
+        }
+        long until = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMs);
+        long park = 1_000;
+        while (!permits.tryAcquire(n)) {
+            if (System.nanoTime() - until > 0) {
+                return false;
+            }
+            if (t.poll() > 0) {
+                park = 1_000;
+            } else {
+                java.util.concurrent.locks.LockSupport.parkNanos(park);
+                park = Math.min(park * 2, 50_000);
+            }
+        }
+        return true;
     }
 
     private static int maxInflight(List<List<Phase>> plans) {
@@ -116,19 +156,23 @@ public final class RequestBench {
         long timeoutMs = a.num("timeout_ms");
         int window = 2 * maxInflight(plans);
         try (KvBlockPool pool = pool(a, "prefill-pool");
-             CacheTransceiver ctx = CacheTransceiver.create(a.get("name"), config(a, window), pool)) {
+             CacheTransceiver ctx = transceiver(a, pool, window)) {
+            boolean poll = callerDriven(a);
             new Blocks(memory(pool), a.num("block_bytes"), (int) a.num("verify_every")).fill(pool.capacity());
             RequestBenchKit.publishMetadata(a, ctx.localMetadata());
             scramble(ctx, pool, a.num("seed"));
             Thread marks = RequestBenchKit.startMarkThread();
             for (int s = 0; s < sessions.length; s++) {
-                String peer = ctx.connect(RequestBenchKit.awaitMetadata(a, sessions[s]));
+                // the decode process connects to us: admit its metadata, tell it so, wait for its session
+                String peer = ctx.admit(RequestBenchKit.awaitMetadata(a, sessions[s]), Duration.ofSeconds(60));
+                RequestBenchKit.publish(a, sessions[s] + ".admitted", new byte[] {1});
+                ctx.awaitConnected(peer, Duration.ofSeconds(60));
                 long id = 1;
                 for (Phase ph : plans.get(s)) {
                     // sends are submitted ahead of the decode side's request infos, up to twice its in-flight count
                     Semaphore permits = new Semaphore(2 * ph.inflight());
                     for (long end = id + ph.warmup() + ph.measured(); id < end; id++) {
-                        if (!permits.tryAcquire(timeoutMs, TimeUnit.MILLISECONDS)) {
+                        if (!acquire(ctx, poll, permits, 1, timeoutMs)) {
                             RequestBenchKit.die("no send completed within " + timeoutMs + " ms");
                         }
                         LlmRequest r = ctx.createRequest(id, ph.blocks());
@@ -140,7 +184,7 @@ public final class RequestBench {
                             permits.release();
                         });
                     }
-                    if (!permits.tryAcquire(2 * ph.inflight(), timeoutMs, TimeUnit.MILLISECONDS)) {
+                    if (!acquire(ctx, poll, permits, 2 * ph.inflight(), timeoutMs)) {
                         RequestBenchKit.die("the last sends of " + ph.label() + " did not complete within " + timeoutMs + " ms");
                     }
                 }
@@ -155,10 +199,13 @@ public final class RequestBench {
         long timeoutMs = a.num("timeout_ms");
         List<Phase> plan = a.plans().get(0);
         try (KvBlockPool pool = pool(a, "decode-pool");
-             CacheTransceiver gen = CacheTransceiver.create(a.get("name"), config(a, maxInflight(List.of(plan))), pool)) {
+             CacheTransceiver gen = transceiver(a, pool, maxInflight(List.of(plan)))) {
+            boolean poll = callerDriven(a);
             Blocks blocks = new Blocks(memory(pool), a.num("block_bytes"), (int) a.num("verify_every"));
             RequestBenchKit.publishMetadata(a, gen.localMetadata());
-            String peer = gen.connect(RequestBenchKit.awaitMetadata(a, a.get("peer")));
+            byte[] peerMd = RequestBenchKit.awaitMetadata(a, a.get("peer"));
+            RequestBenchKit.awaitMetadata(a, a.get("name") + ".admitted");
+            String peer = gen.connect(peerMd, Duration.ofSeconds(60));
             scramble(gen, pool, a.num("seed"));
             long id = 1;
             for (Phase ph : plan) {
@@ -166,7 +213,7 @@ public final class RequestBench {
                 PhaseStats stats = new PhaseStats(a, ph);
                 long first = id;
                 for (long end = id + ph.warmup() + ph.measured(); id < end; id++) {
-                    if (!permits.tryAcquire(timeoutMs, TimeUnit.MILLISECONDS)) {
+                    if (!acquire(gen, poll, permits, 1, timeoutMs)) {
                         RequestBenchKit.die("no request completed within " + timeoutMs + " ms");
                     }
                     if (id - first == ph.warmup()) {
@@ -190,7 +237,7 @@ public final class RequestBench {
                         permits.release();
                     });
                 }
-                if (!permits.tryAcquire(ph.inflight(), timeoutMs, TimeUnit.MILLISECONDS)) {
+                if (!acquire(gen, poll, permits, ph.inflight(), timeoutMs)) {
                     RequestBenchKit.die("the last requests of " + ph.label() + " did not complete within " + timeoutMs + " ms");
                 }
                 stats.end();

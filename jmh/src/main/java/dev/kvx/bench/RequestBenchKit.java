@@ -85,6 +85,11 @@ final class RequestBenchKit {
             return values.get(k);
         }
 
+        /** An optional argument, or {@code dflt}. */
+        String opt(String k, String dflt) {
+            return values.getOrDefault(k, dflt);
+        }
+
         long num(String k) {
             return Long.parseLong(values.get(k));
         }
@@ -113,6 +118,14 @@ final class RequestBenchKit {
         Path path = Path.of(a.get("dir"), a.get("name") + ".md");
         Path tmp = Path.of(a.get("dir"), a.get("name") + ".md.tmp");
         Files.write(tmp, md);
+        Files.move(tmp, path, StandardCopyOption.ATOMIC_MOVE);
+    }
+
+    /** Publishes a file in the run folder (atomically): a marker or data for the other process. */
+    static void publish(Args a, String file, byte[] data) throws IOException {
+        Path path = Path.of(a.get("dir"), file + ".md");
+        Path tmp = Path.of(a.get("dir"), file + ".md.tmp");
+        Files.write(tmp, data);
         Files.move(tmp, path, StandardCopyOption.ATOMIC_MOVE);
     }
 
