@@ -56,6 +56,43 @@ class EngineSafetyTest {
 
     @ParameterizedTest
     @EnumSource(TransferMode.class)
+    void aRetryWhoseEarlierAttemptIsStillQuarantinedIsNotCancelledByTheReAskAboutThatAttempt(TransferMode mode) {
+        CacheTransceiverConfig cfg = EngineHarness.config(mode, Duration.ofSeconds(100), Duration.ofSeconds(2), 4);
+        try (EngineHarness h = new EngineHarness(cfg, cfg, 32, 0)) {
+            Side announcer = h.announcer();
+            Side mover = h.mover();
+            Req m1 = mover.submit(ID, BLOCKS);
+            Req a1 = announcer.submit(ID, BLOCKS);
+            h.pump();
+            FakeAgentPort.FakeXfer first = mover.port.lastTransfer();
+            a1.cancel(); // the first attempt's transfer is in flight: quarantined on one side, abandoned on the other
+            h.pump();
+            assertEquals(Status.CANCELLED, m1.outcome().status());
+            Req m2 = mover.submit(ID, BLOCKS); // the serving code retries; the mover side is first
+            h.pump();
+            assertEquals(TransferPhase.WAITING_FOR_REQUEST_INFO, m2.phase());
+            int asks = announcer.port.sent(WireMessage.Abort.class, ID).size();
+            h.advanceInSteps(Duration.ofSeconds(1), Duration.ofMillis(100)); // the announcer asks again about the first attempt
+            assertTrue(announcer.port.sent(WireMessage.Abort.class, ID).size() > asks, "re-asked");
+            assertFalse(m2.done(), () -> "the retry was ended by a question about the first attempt: " + m2);
+            Req a2 = announcer.submit(ID, BLOCKS);
+            h.pump();
+            mover.port.lastTransfer().land(true);
+            h.pump();
+            assertEquals(Status.COMPLETED, m2.outcome().status());
+            assertEquals(Status.COMPLETED, a2.outcome().status());
+            assertTrue((mode == TransferMode.PUSH ? a2 : m2).holdsContextData());
+            first.land(true); // the first attempt's write ends: its proof frees both sides
+            h.advance(Duration.ofMillis(1));
+            h.finishEverything();
+            h.closeAllHandles();
+            h.assertAllFree();
+            h.assertNoErrors();
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(TransferMode.class)
     void shutdownEndsEveryQueuedAndLiveRequestExactlyOnceAndFreesAllButUnprovenQuarantines(TransferMode mode) {
         CacheTransceiverConfig cfg = EngineHarness.config(mode, Duration.ofSeconds(100), Duration.ofSeconds(200), 1);
         try (EngineHarness h = new EngineHarness(cfg, cfg, 32, 0)) {
