@@ -508,6 +508,10 @@ final class RequestStateMachine {
                 }
             }
             if (s == null) {
+                TimedResources.Pending p = resources.takePending(t.peerName, t.id);
+                if (p != null) {
+                    refuseAnnounce(p.session, p.announce, reason); // its announcement already waited here: answer it (F15)
+                }
                 resources.endedBeforeAnnounce(t.peerName, t.id, now);
             }
         }
