@@ -427,7 +427,8 @@ final class TimedResources {
                 finishAbandoned(a, false); // the endpoint it used failed: nothing of it can move any more
             }
         }
-        compact();
+        // No compaction here: the next sweep drops what ended, after it recounted every session's overdue
+        // items (emptied here, the list would stop the sweeps and leave another peer's health stale).
     }
 
     /**
