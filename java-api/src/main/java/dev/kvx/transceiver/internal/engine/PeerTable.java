@@ -59,6 +59,7 @@ final class PeerTable {
     private final List<Session> all = new ArrayList<>(); // every session in byId, for allocation-free passes
     private final Set<String> loggedUnknown = new HashSet<>();
     private long nextCheckNanos;
+    private boolean checked; // nextCheckNanos is set (0 is a time like any other: clocks may be negative)
     private int pendingHandshakes;
     /** Names with a live session, for other threads (replaced on every change). */
     private volatile Set<String> liveNames = Set.of();
@@ -300,9 +301,10 @@ final class PeerTable {
      * @return work done
      */
     int tick(long now) {
-        if (all.isEmpty() || now - nextCheckNanos < 0) {
+        if (all.isEmpty() || (checked && now - nextCheckNanos < 0)) {
             return 0;
         }
+        checked = true;
         nextCheckNanos = now + CacheTransceiverConfig.nanos(config.peerCheckInterval());
         long handshakeTimeout = CacheTransceiverConfig.nanos(config.handshakeTimeout());
         List<Session> expired = null;

@@ -369,7 +369,9 @@ final class RequestStateMachine {
             return;
         }
         RequestTask t = table.get(s.peerName, a.requestId(), RequestTask.Role.MOVER);
-        if (t != null && ((t.session == s && t.epoch == a.epoch()) || t.session == null)) {
+        // A mover not bound yet takes the peer's give-up for its id, but never a re-ask (reason 6): that one is
+        // about an earlier, announced attempt whose quarantine waits for proof, not about this request.
+        if (t != null && ((t.session == s && t.epoch == a.epoch()) || (t.session == null && a.reason() != 6))) {
             end(t, Status.CANCELLED, "cancelled by peer " + s.peerName + " (" + reason(a.reason()) + ")", true, 0, null, now);
             return;
         }
@@ -506,6 +508,10 @@ final class RequestStateMachine {
                 }
             }
             if (s == null) {
+                TimedResources.Pending p = resources.takePending(t.peerName, t.id);
+                if (p != null) {
+                    refuseAnnounce(p.session, p.announce, reason); // its announcement already waited here: answer it (F15)
+                }
                 resources.endedBeforeAnnounce(t.peerName, t.id, now);
             }
         }

@@ -113,6 +113,7 @@ final class TimedResources {
     private int pendingCount;
     private long pendingBytes;
     private long nextSweepNanos;
+    private boolean swept; // nextSweepNanos is set (0 is a time like any other: clocks may be negative)
 
     TimedResources(KvBlockPool pool, CacheTransceiverConfig config, EngineCounters counters, MessageSender sender) {
         this.pool = pool;
@@ -306,9 +307,10 @@ final class TimedResources {
      * @return work done
      */
     int sweep(long now, Iterable<Session> sessions) {
-        if (all.isEmpty() || now - nextSweepNanos < 0) {
+        if (all.isEmpty() || (swept && now - nextSweepNanos < 0)) {
             return 0;
         }
+        swept = true;
         nextSweepNanos = now + SWEEP_INTERVAL_NANOS;
         for (Session s : sessions) {
             s.overdue = 0;
@@ -425,7 +427,8 @@ final class TimedResources {
                 finishAbandoned(a, false); // the endpoint it used failed: nothing of it can move any more
             }
         }
-        compact();
+        // No compaction here: the next sweep drops what ended, after it recounted every session's overdue
+        // items (emptied here, the list would stop the sweeps and leave another peer's health stale).
     }
 
     /**
