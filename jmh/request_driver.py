@@ -40,7 +40,7 @@ def threads_of(pid, impl):
         tids = sorted(os.listdir(base), key=int)
     except OSError:
         return {}
-    unnamed = ["launcher", "main", "nixl-progress"] if impl == "kvx" else ["main", "nixl-progress"]
+    unnamed = ["launcher", "main", "nixl-progress"] if impl.startswith("kvx") else ["main", "nixl-progress"]
     out, k = {}, 0
     for tid in tids:
         try:
@@ -109,9 +109,13 @@ class Run:
         common = [f"role={role}", f"name={name}", f"dir={self.dir}", f"block_bytes={self.bb}", f"timeout_ms={a.timeout_ms}",
                   f"mem={a.mem}", f"device={a.device}", f"verify_every={a.verify_every}", f"hugepages={a.hugepages}"] + extra
         knobs = [f"progress_thread={a.progress_thread}", f"progress_delay_us={a.progress_delay_us}", f"busy_park_us={a.busy_park_us}"]
-        if self.impl == "kvx":
-            return [a.java, "--enable-native-access=ALL-UNNAMED", f"-Dkvx.native.dir={a.native}"] + a.jvm_args.split() + [
-                "-cp", a.jar, "dev.kvx.bench.RequestBench"] + common
+        if self.impl.startswith("kvx"):
+            # kvx: engine thread (kvx), caller-driven poll() (kvx-poll), pull mode (kvx-pull); its agent has NIXL's
+            # progress thread off (the engine drives progress), so C and Python run the same way by default.
+            variant = {"kvx": [], "kvx-poll": ["engine=poll"], "kvx-pull": ["mode=pull"], "kvx-pull-poll": ["mode=pull", "engine=poll"]}
+            return [a.java, "--enable-native-access=ALL-UNNAMED", f"-Dkvx.native.dir={a.native}",
+                    f"-Dkvx.hugePages={'true' if a.hugepages else 'false'}"] + a.jvm_args.split() + [
+                "-cp", a.jar, "dev.kvx.bench.RequestBench"] + common + variant[self.impl]
         if self.impl in ("c", "c-pull"):
             return [a.cbin] + common + knobs + (["mode=pull"] if self.impl == "c-pull" else [])
         if self.impl == "cuda-d2d":
@@ -120,6 +124,7 @@ class Run:
 
     def env(self):
         e = dict(os.environ)
+        e["KVX_SECRET_FILE"] = self.a.secret
         if self.a.ucx_params:
             e["KVX_UCX_PARAMS"] = self.a.ucx_params
         if self.impl == "python":
@@ -256,7 +261,7 @@ def main():
     ap.add_argument("--cbin")
     ap.add_argument("--d2dbin", help="jmh/c/cuda_block_copy built (for --impls ...,cuda-d2d)")
     ap.add_argument("--pypath", default="")
-    ap.add_argument("--impls", default="kvx,c,python,c-pull")
+    ap.add_argument("--impls", default="kvx,kvx-poll,c,python,kvx-pull,c-pull")
     ap.add_argument("--shapes", default="64x16384,12x458752", help="BLOCKSxBYTES, comma separated")
     ap.add_argument("--inflight", default="1,16", help="requests in flight of the warm cells")
     ap.add_argument("--counts", default="2000:4000,600:1200",
@@ -273,13 +278,15 @@ def main():
     ap.add_argument("--mem", default="dram", choices=("dram", "vram"))
     ap.add_argument("--device", type=int, default=0)
     ap.add_argument("--verify-every", type=int, default=8)
-    ap.add_argument("--progress-thread", type=int, default=1, help="NIXL progress thread on (C, Python; kvx: always on)")
-    ap.add_argument("--progress-delay-us", type=int, default=1000, help="its delay (C, Python; kvx: always 1000)")
+    ap.add_argument("--progress-thread", type=int, default=0,
+                    help="NIXL progress thread on (C, Python; kvx's transceiver: off, its engine drives progress)")
+    ap.add_argument("--progress-delay-us", type=int, default=1000, help="its delay (C, Python)")
     ap.add_argument("--busy-park-us", type=int, default=50, help="C and Python loops' longest park while busy (kvx: 50)")
     ap.add_argument("--ucx-params", default=os.environ.get("KVX_UCX_PARAMS", ""), help="UCX backend key=value,... for all")
     ap.add_argument("--jvm-args", default="", help="extra JVM options of kvx's processes (e.g. JFR)")
-    ap.add_argument("--hugepages", type=int, default=0, choices=(0, 1),
-                    help="DRAM pools on transparent huge pages (1) or 4 KiB pages (0), the same for all three")
+    ap.add_argument("--hugepages", type=int, default=1, choices=(0, 1),
+                    help="DRAM pools on transparent huge pages (1: what kvx's HostBuffer and numpy do) or 4 KiB pages (0), "
+                         "the same for all")
     ap.add_argument("--threads", type=int, default=1, help="read per-thread CPU from /proc at the marks")
     a = ap.parse_args()
     impls = a.impls.split(",")
@@ -289,10 +296,14 @@ def main():
     counts = [dict(zip((f"c{k}" for k in inflight), (int(x) for x in c.split(":")))) for c in a.counts.split(",")]
     if len(counts) != len(shapes) or any(len(c) != len(inflight) for c in counts):
         sys.exit(f"request_driver: --counts needs {len(shapes)} entries (one per shape) of {len(inflight)} counts each")
-    if "kvx" in impls and (a.progress_thread != 1 or a.progress_delay_us != 1000):
-        print("request_driver: kvx's transceiver always runs AgentConfig.defaults() (progress thread on, 1 ms); "
+    if any(i.startswith("kvx") for i in impls) and a.progress_thread != 0:
+        print("request_driver: kvx's transceiver runs without NIXL's progress thread (its engine drives progress); "
               "only C and Python take --progress-thread/--progress-delay-us", file=sys.stderr)
     os.makedirs(a.out, exist_ok=True)
+    a.secret = os.path.join(a.out, "kvx.secret")  # the run's shared secret for kvx's processes, mode 600
+    fd = os.open(a.secret, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.write(fd, os.urandom(32).hex().encode())
+    os.close(fd)
     rows, trows = [], []
     load0 = open("/proc/loadavg").read().split()[0]
     best = {}  # (impl, shape, cell) -> (req/s, rows, thread rows)

@@ -5,8 +5,11 @@ import os
 
 BEGIN = "<!-- whole-requests:begin -->"
 END = "<!-- whole-requests:end -->"
-IMPLS = (("kvx", "kvx transceiver"), ("c", "C, same protocol"), ("python", "NIXL Python API, same protocol"),
+IMPLS = (("kvx", "kvx transceiver (engine thread)"), ("kvx-poll", "kvx transceiver, caller-driven poll()"),
+         ("c", "C, same protocol"), ("python", "NIXL Python API, same protocol"),
+         ("kvx-pull", "kvx transceiver, pull mode (READ)"), ("kvx-pull-poll", "kvx, pull mode, caller-driven"),
          ("c-pull", "C, one-sided READ (pull)"), ("cuda-d2d", "cudaMemcpy D2D block by block, one process"))
+KVX_PUSH = (("kvx", "engine thread"), ("kvx-poll", "caller-driven"))
 
 
 def _cells(data):
@@ -79,7 +82,10 @@ def requests_section(results):
              "prefill side WRITEs the blocks there with a DataDone notification attached and polls the WRITE until "
              "terminal, the decode side completes the request on the DataDone; per-request deadlines are checked on "
              "every loop. **kvx**: `jmh/src/main/java/dev/kvx/bench/RequestBench.java` (the transceiver's public API: "
-             "`createRequest`, `send`/`receive`). **C**: `jmh/c/request_bench.c` over `libnixl_capi.so` with "
+             "`createRequest`, `send`/`receive`), with its own engine thread and, as *kvx-poll*, caller-driven (the "
+             "benchmark's loop calls `poll()` while it waits, so outcomes complete on that thread); kvx's messages also "
+             "carry a session, a sequence number and an HMAC-SHA256 tag each, which the C and Python programs do not. "
+             "**kvx pull**: the same with `TransferMode.PULL` (the prefill side announces, the decode side READs). **C**: `jmh/c/request_bench.c` over `libnixl_capi.so` with "
              "descriptor lists prepared once per pool and peer (`prep_xfer_dlist`, `make_xfer_req` per request). "
              "**Python**: `jmh/python/request_bench.py`, NIXL's Python API (`prep_xfer_dlist`, `make_prepped_xfer`, "
              "as vLLM's connector does). **C READ**: the decode side READs the blocks one-sidedly after the prefill "
@@ -92,10 +98,11 @@ def requests_section(results):
              "cell shows its round with the most requests per second (all figures of that round), which on a shared "
              "machine is the run least disturbed by other load.")
     L.append("")
-    L.append(f"**Settings (all three):** `{settings}`. The progress thread and its delay are kvx's "
-             "`AgentConfig.defaults()` (on, 1 ms), no NIXL thread sync; the C and Python loops park like kvx's engine "
-             "(1 µs doubling, at most 50 µs while requests are in flight). Python's agent gets these settings through "
-             "the API's binding module, since `nixl_agent` fixes the delay at 0.")
+    L.append(f"**Settings (all):** `{settings}`. NIXL's progress thread is off in kvx's transceiver (its engine drives "
+             "UCX's progress on every cycle); the C and Python programs run with the setting above (the driver's default "
+             "matches kvx) and park like kvx's engine (1 µs doubling, at most 50 µs while requests are in flight). "
+             "Python's agent gets these settings through the API's binding module, since `nixl_agent` fixes them. "
+             "DRAM pools are on transparent huge pages when `hugepages=1` (kvx's `HostBuffer` and numpy ask for them).")
     L.append("")
     for shape in shapes:
         L.append(f"### {shape} per request")
@@ -119,24 +126,37 @@ def requests_section(results):
     L.append("### kvx against the others (ratios of the figures above; issue 15's targets)")
     L.append("")
     d2d = any(k[0] == "cuda-d2d" for k in data)
-    L.append("| shape | cell | req/s kvx/Python (≥ 1.0) | req/s kvx/C (≥ 0.95) | CPU/req kvx/C (≤ 1.2) | CPU/req kvx/Python | "
+    L.append("| shape | cell | kvx | req/s kvx/Python (≥ 1.0) | req/s kvx/C (≥ 0.95) | CPU/req kvx/C (≤ 1.2) | CPU/req kvx/Python | "
              "p99 kvx/C (≤ 1.5 at 1 in flight) | p99 kvx/Python |" + (" GB/s kvx/cudaMemcpy (≥ 0.8 from 16 MiB) |" if d2d else ""))
-    L.append("|---|---|---|---|---|---|---|---|" + ("---|" if d2d else ""))
+    L.append("|---|---|---|---|---|---|---|---|---|" + ("---|" if d2d else ""))
     for shape in shapes:
         for cell, clabel in CELLS:
-            rk = v("kvx", shape, cell, "req_per_s")
-            if rk is None:
-                continue
-            pk = v("kvx", shape, cell, "p99_us")
-            cells = [_ratio(rk, v("python", shape, cell, "req_per_s")), _ratio(rk, v("c", shape, cell, "req_per_s")),
-                     _ratio(cpu("kvx", shape, cell), cpu("c", shape, cell)), _ratio(cpu("kvx", shape, cell), cpu("python", shape, cell)),
-                     _ratio(pk, v("c", shape, cell, "p99_us")), _ratio(pk, v("python", shape, cell, "p99_us"))]
-            if d2d:
-                cells.append(_ratio(v("kvx", shape, cell, "gb_per_s"), v("cuda-d2d", shape, cell, "gb_per_s")))
-            L.append(f"| {shape} | {clabel.split(':')[0]} | " + " | ".join(_f(x) + "×" if x is not None else "–" for x in cells) + " |")
+            for kimpl, klabel in KVX_PUSH:
+                rk = v(kimpl, shape, cell, "req_per_s")
+                if rk is None:
+                    continue
+                pk = v(kimpl, shape, cell, "p99_us")
+                cells = [_ratio(rk, v("python", shape, cell, "req_per_s")), _ratio(rk, v("c", shape, cell, "req_per_s")),
+                         _ratio(cpu(kimpl, shape, cell), cpu("c", shape, cell)), _ratio(cpu(kimpl, shape, cell), cpu("python", shape, cell)),
+                         _ratio(pk, v("c", shape, cell, "p99_us")), _ratio(pk, v("python", shape, cell, "p99_us"))]
+                if d2d:
+                    cells.append(_ratio(v(kimpl, shape, cell, "gb_per_s"), v("cuda-d2d", shape, cell, "gb_per_s")))
+                L.append(f"| {shape} | {clabel.split(':')[0]} | {klabel} | " + " | ".join(_f(x) + "×" if x is not None else "–" for x in cells) + " |")
     L.append("")
-    L.append("Pull mode: kvx has none yet, so the C READ rows above stand alone (target: kvx's pull ≥ 0.95× them).")
-    L.append("")
+    pulls = [(shape, cell, clabel, k, kl) for shape in shapes for cell, clabel in CELLS for k, kl in (("kvx-pull", "engine thread"),
+             ("kvx-pull-poll", "caller-driven")) if v(k, shape, cell, "req_per_s") is not None]
+    if pulls:
+        L.append("Pull mode (the decode side READs): kvx against the C READ loop (target ≥ 0.95×).")
+        L.append("")
+        L.append("| shape | cell | kvx | req/s kvx pull / C READ | CPU/req kvx pull / C READ | p99 kvx pull / C READ |")
+        L.append("|---|---|---|---|---|---|")
+        for shape, cell, clabel, k, kl in pulls:
+            L.append(f"| {shape} | {clabel.split(':')[0]} | {kl} | "
+                     + " | ".join(_f(x) + "×" if x is not None else "–" for x in (
+                         _ratio(v(k, shape, cell, "req_per_s"), v("c-pull", shape, cell, "req_per_s")),
+                         _ratio(cpu(k, shape, cell), cpu("c-pull", shape, cell)),
+                         _ratio(v(k, shape, cell, "p99_us"), v("c-pull", shape, cell, "p99_us")))) + " |")
+        L.append("")
     L.append("### kvx's JVM during each cell")
     L.append("")
     L.append("| shape | cell | JIT compilation ms (decode / prefill) | B allocated per request (decode / prefill) | GCs (decode / prefill) |")

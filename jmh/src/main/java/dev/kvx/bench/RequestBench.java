@@ -59,9 +59,8 @@ public final class RequestBench {
         if (a.get("mem").equals("vram")) {
             return KvBlockPool.ownedOver(layout, DeviceBuffer.allocate((int) a.num("device"), layout.blockBytes() * blocks, label));
         }
-        KvBlockPool pool = KvBlockPool.inHostMemory(layout, blocks, label);
-        RequestBenchKit.hugePages(pool.region().address(), pool.region().size(), a.num("hugepages") == 1);
-        return pool;
+        // huge pages or not: kvx's HostBuffer decides at allocation (-Dkvx.hugePages, set by the driver from hugepages=)
+        return KvBlockPool.inHostMemory(layout, blocks, label);
     }
 
     private static PoolMemory memory(KvBlockPool pool) {
