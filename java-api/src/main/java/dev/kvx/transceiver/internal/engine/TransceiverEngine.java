@@ -191,6 +191,20 @@ public final class TransceiverEngine {
         new MessageSender(port, dev.kvx.transceiver.FaultInjector.NONE, counters, null).send(s, m);
     }
 
+    /**
+     * Test hook (engine thread): sends a message to the peer in its newest session, as {@link #sendRawForTest}
+     * does, and returns the frame that went on the wire (what an eavesdropper would have captured).
+     */
+    public byte[] captureForTest(String peer, dev.kvx.transceiver.internal.wire.WireMessage m) {
+        Session s = peers.newest(peer);
+        if (s == null) {
+            throw new IllegalStateException("no session with " + peer);
+        }
+        byte[] frame = dev.kvx.transceiver.internal.wire.WireCodec.encode(m, s.id, s.takeSeq(), s.sendKey);
+        port.sendNotification(peer, frame);
+        return frame;
+    }
+
     /** Test hook (engine thread): sends raw bytes to the peer, outside any session. */
     public void sendRawBytesForTest(String peer, byte[] bytes) {
         port.sendNotification(peer, bytes);
