@@ -37,7 +37,7 @@ import java.util.concurrent.TimeUnit;
  * LOAD a mdFile            loads the metadata in the file           → OK remoteName
  * SEND a to hex [count]    sends the bytes (count times)
  * BIG a to bytes           sends one notification of that size, starting "KVX"
- * FETCH host port ms name…  NIXL's socket metadata fetch, from an agent with a listener → OK none | OK got name
+ * FETCH ms name,… host:port,…   NIXL's socket metadata fetch, from an agent with a listener → OK none | OK got name
  * CONTROL host port secretFile   kvx's control channel, honestly, with that secret → OK refused msg | OK metadata n
  * PEER a name secretFile poolBlocks   a transceiver with the secret (same KV layout as the victims)
  * CONNECT a host port      it connects through a victim's control channel → OK peerName
@@ -108,7 +108,7 @@ public final class HostilePeerMain {
                 agents.get(f[1]).sendNotification(f[2], big);
                 yield "sent " + big.length;
             }
-            case "FETCH" -> fetch(f[1], Integer.parseInt(f[2]), Long.parseLong(f[3]), java.util.Arrays.copyOfRange(f, 4, f.length));
+            case "FETCH" -> fetch(f[3].split(","), Long.parseLong(f[1]), f[2].split(","));
             case "CONTROL" -> control(f[1], Integer.parseInt(f[2]), Path.of(f[3]));
             case "PEER" -> {
                 KvBlockPool pool = KvBlockPool.inHostMemory(TransceiverPair.LAYOUT, Integer.parseInt(f[4]), f[2] + "-pool");
@@ -162,31 +162,38 @@ public final class HostilePeerMain {
         }
     }
 
-    /** Asks a NIXL metadata listener at host:port for its agent's metadata, from an agent that listens itself. */
-    private String fetch(String host, int port, long millis, String[] victims) throws InterruptedException {
+    /**
+     * Asks NIXL metadata listeners at {@code host:port,…} for their agent's metadata, from an agent that listens
+     * itself (NIXL loads the reply there), and reports whether any of the victims' metadata arrived.
+     */
+    private String fetch(String[] targets, long millis, String[] victims) throws InterruptedException {
+        int listen;
         try (java.net.ServerSocket probe = new java.net.ServerSocket(0)) {
-            int listen = probe.getLocalPort();
-            probe.close();
-            try (NixlAgent a = NixlAgent.create("fetcher-" + port, AgentConfig.defaults().withListener(listen))) {
-                a.createBackend("UCX", NixlAgent.defaultUcxParams());
-                try {
-                    a.fetchRemoteMetadata(host, port);
-                } catch (RuntimeException e) {
-                    return "none (fetch refused: " + e.getMessage().replace('\n', ' ') + ")";
-                }
-                long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis);
-                while (System.nanoTime() < end) {
-                    for (String v : victims) {
-                        if (a.hasRemote(v)) {
-                            return "got " + v;
-                        }
-                    }
-                    Thread.sleep(20);
-                }
-                return "none";
-            }
+            listen = probe.getLocalPort();
         } catch (java.io.IOException e) {
             throw new IllegalStateException(e);
+        }
+        try (NixlAgent a = NixlAgent.create("fetcher-" + listen, AgentConfig.defaults().withListener(listen))) {
+            a.createBackend("UCX", NixlAgent.defaultUcxParams());
+            StringBuilder refused = new StringBuilder();
+            for (String t : targets) {
+                int colon = t.lastIndexOf(':');
+                try {
+                    a.fetchRemoteMetadata(t.substring(0, colon), Integer.parseInt(t.substring(colon + 1)));
+                } catch (RuntimeException e) {
+                    refused.append(' ').append(t);
+                }
+            }
+            long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis);
+            while (System.nanoTime() < end) {
+                for (String v : victims) {
+                    if (a.hasRemote(v)) {
+                        return "got " + v;
+                    }
+                }
+                Thread.sleep(20);
+            }
+            return "none" + (refused.isEmpty() ? "" : " (NIXL refused to ask" + refused + ")");
         }
     }
 

@@ -26,7 +26,7 @@ import org.junit.jupiter.api.Test;
  * the secret. Where an attack needs a victim's NIXL metadata — UCX cannot reach its agent without it — the
  * hostile process is handed it as if it had leaked: the strongest attacker there is. Each test proves, with
  * the victims' counters and with the bytes of their requests, that the attack changed nothing.
- * (The control channel and the size caps are attacked in {@link HostileInputTest}.)
+ * (The control channel, NIXL's listener and the size caps are attacked in {@link HostilePeerInputTest}.)
  */
 class HostilePeerTest {
     static final Duration LONG = Duration.ofSeconds(60);
@@ -62,11 +62,15 @@ class HostilePeerTest {
     }
 
     static CacheTransceiverConfig config() {
-        return CacheTransceiverConfig.defaults().withKvTransferTimeout(LONG);
+        return CacheTransceiverConfig.defaults().withKvTransferTimeout(LONG).withBufferCounts(32, 32);
     }
 
     /** A hand-made agent in the hostile process, named {@code name}, that loaded the victim's leaked metadata. */
     static String spoofer(String name, java.nio.file.Path victimMetadata) throws InterruptedException {
+        return spoofer(hostile, name, victimMetadata);
+    }
+
+    static String spoofer(HostileProcess hostile, String name, java.nio.file.Path victimMetadata) throws InterruptedException {
         String a = alias();
         hostile.call("AGENT " + a + " " + name);
         hostile.call("LOAD " + a + " " + victimMetadata);

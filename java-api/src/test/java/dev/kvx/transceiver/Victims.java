@@ -48,7 +48,8 @@ final class Victims implements AutoCloseable {
         CacheTransceiver.Builder cb = CacheTransceiver.builder("victim-ctx-" + tag, ctxPool).config(ctxConfig).secret(secret).listen(loopback);
         ctx = (ctxCallerDriven ? cb.callerDriven() : cb).build();
         gen = CacheTransceiver.builder("victim-gen-" + tag, genPool).secret(secret).listen(loopback)
-                .config(CacheTransceiverConfig.defaults().withKvTransferTimeout(java.time.Duration.ofSeconds(60))).build();
+                .config(CacheTransceiverConfig.defaults().withKvTransferTimeout(java.time.Duration.ofSeconds(60)).withBufferCounts(32, 32))
+                .build();
         // a caller-driven context side answers the handshake only while polled: this thread polls, another connects
         java.util.concurrent.CompletableFuture<String> connected = java.util.concurrent.CompletableFuture.supplyAsync(
                 () -> gen.connect(ctx.controlAddress(), TransceiverPair.CONNECT));
