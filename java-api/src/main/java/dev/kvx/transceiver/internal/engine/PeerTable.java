@@ -92,6 +92,16 @@ final class PeerTable {
         liveNames = Set.copyOf(names);
     }
 
+    /** Whether any session (live, or a handshake under way) exists with that peer. */
+    boolean hasSession(String peerName) {
+        for (Session s : all) {
+            if (s.peerName.equals(peerName)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     Session byId(long id) {
         return byId.get(id);
     }
