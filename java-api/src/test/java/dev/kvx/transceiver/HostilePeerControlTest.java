@@ -179,7 +179,7 @@ class HostilePeerControlTest {
         }
     }
 
-    private static void assertLegitimatePeerGetsIn(Victims v) throws Exception {
+    static void assertLegitimatePeerGetsIn(Victims v) throws Exception {
         try (KvBlockPool pool = KvBlockPool.inHostMemory(TransceiverPair.LAYOUT, 16, "late-pool");
              CacheTransceiver late = CacheTransceiver.builder("late-peer-" + HostilePeerTest.alias(), pool).secret(v.secret)
                      .config(HostilePeerTest.config()).build()) {

@@ -254,4 +254,33 @@ class HostilePeerInputTest {
             }
         }
     }
+    /** Which of the names the victim's NIXL agent holds metadata of (asked on its engine thread). */
+    private static long remotesHeld(CacheTransceiver tx, List<String> names) throws Exception {
+        CompletableFuture<Long> held = new CompletableFuture<>();
+        tx.executeOnEngine(() -> held.complete(names.stream().filter(n -> tx.engine().port().hasRemote(n)).count()));
+        return held.get(10, TimeUnit.SECONDS);
+    }
+
+    @Test
+    void metadataAdmittedForPeersThatNeverConnectIsCappedTheOldestCopiesGo() throws Exception {
+        TransceiverLimits defaults = TransceiverLimits.defaults();
+        TransceiverLimits limits = new TransceiverLimits(defaults.maxMessageBytes(), defaults.maxPendingAnnouncesPerPeer(),
+                defaults.maxPendingAnnounceBytesPerPeer(), defaults.maxPendingAnnouncesTotal(), defaults.maxPendingAnnounceBytesTotal(),
+                4, 4, defaults.maxMetadataBytes());
+        try (Victims v = new Victims(config(limits, Duration.ofSeconds(10)), false)) {
+            // a holder of the secret has 12 agents' metadata admitted (NIXL connects to each) and never connects them
+            String prefix = "squatter-" + HostilePeerTest.alias();
+            hostile.call("ADMIT " + Victims.host(v.ctx) + " " + v.secretFile + " 12 " + prefix);
+            List<String> names = new ArrayList<>();
+            for (int i = 0; i < 12; i++) {
+                names.add(prefix + "-" + i);
+            }
+            long held = remotesHeld(v.ctx, names);
+            assertTrue(held <= limits.maxPendingHandshakes(), "the victim holds the metadata of " + held + " agents that never connected");
+            assertEquals(1, remotesHeld(v.ctx, names.subList(11, 12)), "the newest admission was evicted instead of the oldest");
+            assertEquals(12 - held, v.ctx.metrics().snapshot().peersEvicted(), v::describe);
+            assertTrue(v.ctx.isConnected(v.gen.name()), "a peer with a session lost it");
+            HostilePeerControlTest.assertLegitimatePeerGetsIn(v);
+        }
+    }
 }

@@ -39,6 +39,8 @@ import java.util.concurrent.TimeUnit;
  * BIG a to bytes           sends one notification of that size, starting "KVX"
  * FETCH ms name,… host:port,…   NIXL's socket metadata fetch, from an agent with a listener → OK none | OK got name
  * CONTROL host port secretFile   kvx's control channel, honestly, with that secret → OK refused msg | OK metadata n
+ * ADMIT host port secretFile count prefix   that many agents prefix-i get their metadata admitted through the
+ *                          control channel (with the secret) and never connect → OK admitted count
  * PEER a name secretFile poolBlocks   a transceiver with the secret (same KV layout as the victims)
  * CONNECT a host port      it connects through a victim's control channel → OK peerName
  * ABORT a to id epoch fromMover | DONE a to id epoch | RELEASED a to id epoch | ANNOUNCE a to id epoch block…
@@ -110,6 +112,7 @@ public final class HostilePeerMain {
             }
             case "FETCH" -> fetch(f[3].split(","), Long.parseLong(f[1]), f[2].split(","));
             case "CONTROL" -> control(f[1], Integer.parseInt(f[2]), Path.of(f[3]));
+            case "ADMIT" -> admit(f[1], Integer.parseInt(f[2]), Path.of(f[3]), Integer.parseInt(f[4]), f[5]);
             case "PEER" -> {
                 KvBlockPool pool = KvBlockPool.inHostMemory(TransceiverPair.LAYOUT, Integer.parseInt(f[4]), f[2] + "-pool");
                 pools.put(f[1], pool);
@@ -206,6 +209,17 @@ public final class HostilePeerMain {
         } catch (dev.kvx.KvxException e) {
             return "refused " + e.getMessage().replace('\n', ' ');
         }
+    }
+
+    /** Agents whose metadata the victim admits through its control channel (the secret is right) and that never connect. */
+    private String admit(String host, int port, Path secretFile, int count, String prefix) {
+        SharedSecret secret = SharedSecret.fromFile(secretFile);
+        for (int i = 0; i < count; i++) {
+            NixlAgent a = NixlAgent.createWithUcx(prefix + "-" + i);
+            agents.put(prefix + "-" + i, a);
+            ControlClient.exchange(new InetSocketAddress(host, port), secret, a.name(), a.localMetadata(), 16 << 20, Duration.ofSeconds(10));
+        }
+        return "admitted " + count;
     }
 
     private void close() {
