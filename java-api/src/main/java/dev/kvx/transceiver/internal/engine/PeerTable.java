@@ -163,7 +163,7 @@ final class PeerTable {
         }
         if (!port.hasRemote(from)) {
             counters.refusedHandshakes.incrementAndGet();
-            if (loggedUnknown.add(from) && loggedUnknown.size() < 1000) {
+            if (loggedUnknown.size() < 1000 && loggedUnknown.add(from)) {
                 LOG.log(System.Logger.Level.WARNING, "kvx " + localName + ": handshake from agent '" + from + "', whose metadata "
                         + "was not admitted here; it cannot be answered (admit its metadata, or connect through the control channel)");
             }
