@@ -229,6 +229,12 @@ class HostilePeerTest {
                 assertEquals(0, s.outcomes(), v::describe);
                 assertEquals(0, s.refused(), v::describe);
             }
+            // nor can it take the connected peer's name: the context side already holds metadata of that name
+            String twin = alias();
+            hostile.call("PEER " + twin + " " + v.gen.name() + " " + v.secretFile + " 16");
+            String refusal = hostile.callFailing("CONNECT " + twin + " " + Victims.host(v.ctx));
+            assertTrue(refusal.contains("closed the connection"), refusal);
+            assertEquals(2, v.ctx.metrics().snapshot().sessions(), v::describe);
             assertEquals(TransferPhase.WAITING_FOR_REQUEST_INFO, t.a().phase());
             assertEquals(TransferPhase.WAITING_FOR_DATA, t.b().phase());
             t.finishAndCheck(v);

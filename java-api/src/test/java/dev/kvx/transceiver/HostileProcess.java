@@ -65,6 +65,16 @@ final class HostileProcess implements AutoCloseable {
         return a.length() > 3 ? a.substring(3) : "";
     }
 
+    /** Sends a command that must fail; returns the error after "ERR ". */
+    String callFailing(String command) throws InterruptedException {
+        stdin.println(command);
+        String a = answers.poll(ANSWER_SECONDS, TimeUnit.SECONDS);
+        if (a == null || !a.startsWith("ERR")) {
+            throw new AssertionError("'" + command + "' should have failed, the hostile process answered: " + a + "\n" + log());
+        }
+        return a.substring(4);
+    }
+
     String log() {
         try {
             String s = Files.readString(log);
