@@ -83,13 +83,18 @@ class HostilePeerInputTest {
             }
             // meanwhile the generation side's requests go on, half of them announced before the context side has them
             AtomicBoolean flooding = new AtomicBoolean(true);
+            java.util.concurrent.atomic.AtomicInteger duringFlood = new java.util.concurrent.atomic.AtomicInteger();
             ConcurrentLinkedQueue<String> problems = new ConcurrentLinkedQueue<>();
             CompletableFuture<Integer> legit = CompletableFuture.supplyAsync(() -> {
                 int n = 0;
                 try {
                     while (flooding.get() || n < 20) {
+                        boolean during = flooding.get();
                         transfer(v, 5000 + n, n % 2 == 0, problems);
                         n++;
+                        if (during && flooding.get()) {
+                            duringFlood.incrementAndGet(); // began and ended while the flood went on
+                        }
                     }
                 } catch (Exception e) {
                     problems.add(e.toString());
@@ -117,6 +122,7 @@ class HostilePeerInputTest {
             flooding.set(false);
             int done = legit.get(120, TimeUnit.SECONDS);
             assertTrue(problems.isEmpty(), () -> problems + "\n" + v.describe());
+            assertTrue(duringFlood.get() > 0, "no legitimate request ran while the flood went on");
             Snapshot s = v.ctx.metrics().snapshot();
             long kept = keptBig1 + keptTiny1 + keptBig2;
             assertEquals(kept, s.pendingAnnounces(), v::describe); // the legitimate ones were all taken
@@ -125,8 +131,8 @@ class HostilePeerInputTest {
             assertEquals(done, s.completed(), v::describe);
             assertEquals(0, s.failed() + s.cancelled() + s.timedOut() + s.engineErrors() + s.requestErrors(), v::describe);
             System.out.printf("flood: %d announcements of %d B and %d of %d B from two peers; kept %d (%d B, caps %d B per peer, %d B in all),"
-                    + " refused %d; %d legitimate requests completed meanwhile%n", 120, big, 300, tiny, kept, heldBytes,
-                    limits.maxPendingAnnounceBytesPerPeer(), limits.maxPendingAnnounceBytesTotal(), refused, done);
+                    + " refused %d; %d legitimate requests completed (%d of them while it went on)%n", 120, big, 300, tiny, kept, heldBytes,
+                    limits.maxPendingAnnounceBytesPerPeer(), limits.maxPendingAnnounceBytesTotal(), refused, done, duringFlood.get());
         }
     }
 
