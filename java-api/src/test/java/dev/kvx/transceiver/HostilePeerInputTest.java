@@ -24,9 +24,9 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
- * The second half of {@link HostilePeerTest}: what a hostile process gets without the secret (nothing from
- * kvx's control channel, nothing from NIXL's metadata listener, which does not run), and what a flood or an
- * oversized message costs a victim (bounded memory, counted refusals, nobody else's messages lost).
+ * The second part of {@link HostilePeerTest}: what a flood, an oversized message, an oversized sender name
+ * or metadata admitted for peers that never connect costs a victim — bounded memory, counted refusals,
+ * nobody else's messages lost, legitimate requests completing meanwhile.
  */
 class HostilePeerInputTest {
     static HostileProcess hostile;

@@ -10,7 +10,6 @@ import dev.kvx.transceiver.internal.wire.WireCodec;
 import dev.kvx.transceiver.internal.wire.WireMessage;
 import java.security.SecureRandom;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -26,7 +25,8 @@ import org.junit.jupiter.api.Test;
  * the secret. Where an attack needs a victim's NIXL metadata — UCX cannot reach its agent without it — the
  * hostile process is handed it as if it had leaked: the strongest attacker there is. Each test proves, with
  * the victims' counters and with the bytes of their requests, that the attack changed nothing.
- * (The control channel, NIXL's listener and the size caps are attacked in {@link HostilePeerInputTest}.)
+ * (The size caps are attacked in {@link HostilePeerInputTest}, the control channel and NIXL's listener in
+ * {@link HostilePeerControlTest}.)
  */
 class HostilePeerTest {
     static final Duration LONG = Duration.ofSeconds(60);
