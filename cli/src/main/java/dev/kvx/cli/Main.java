@@ -1,5 +1,6 @@
 package dev.kvx.cli;
 
+import dev.kvx.cli.soak.HostilePeer;
 import dev.kvx.cli.soak.SoakOptions;
 import dev.kvx.cli.soak.SoakWorker;
 import java.io.PrintStream;
@@ -10,11 +11,11 @@ import picocli.CommandLine.Command;
 
 /**
  * The {@code kvx} command: {@code doctor}, {@code demo}, {@code soak} (and the hidden {@code worker}
- * the soak starts). Exit status: 0 ok, 1 failure, 2 bad usage.
+ * and {@code hostile} processes the soak starts). Exit status: 0 ok, 1 failure, 2 bad usage.
  */
 @Command(name = "kvx", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
         description = "KV-cache transfer over NIXL, from Java: check the installation, move real bytes, soak it.",
-        subcommands = {Doctor.class, Demo.class, SoakOptions.class, SoakWorker.class, CommandLine.HelpCommand.class},
+        subcommands = {Doctor.class, Demo.class, SoakOptions.class, SoakWorker.class, HostilePeer.class, CommandLine.HelpCommand.class},
         usageHelpWidth = 110,
         footer = {"", "Settings (system property / environment):",
             "  -Dkvx.nixl.lib / KVX_NIXL_LIB       a libnixl_capi.so to load",

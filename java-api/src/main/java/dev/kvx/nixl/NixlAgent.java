@@ -899,15 +899,23 @@ public final class NixlAgent implements AutoCloseable {
         /** One notification, copied onto the heap. */
         void message(String sender, byte[] bytes);
 
-        /** One notification longer than the cap: not copied, only reported. */
+        /**
+         * One notification longer than the cap (its sender's name and message together): not copied, only
+         * reported. A sender name over the cap is given as its first bytes and its length.
+         */
         void oversized(String sender, long length);
     }
 
+    /** Bytes of a sender name shown when the name itself is over the cap (never copied whole). */
+    private static final int NAME_SHOWN = 64;
+
     /**
      * Takes every notification that arrived so far (also drives progress) and hands each to
-     * {@code handler}: those up to {@code maxBytes} copied, longer ones only reported by length, never
-     * copied onto the heap. An exception from the handler does not stop the others: every notification
-     * is handed over before the first exception is rethrown (the rest suppressed in it). Never blocks.
+     * {@code handler}: those whose sender name and message together fit in {@code maxBytes} copied,
+     * longer ones only reported by length, never copied onto the heap (the sender's name is the sender's
+     * own claim, of any length, as is the message). An exception from the handler does not stop the
+     * others: every notification is handed over before the first exception is rethrown (the rest
+     * suppressed in it). Never blocks.
      *
      * @return the number of notifications taken
      */
@@ -933,7 +941,8 @@ public final class NixlAgent implements AutoCloseable {
                 for (long i = 0; i < senders; i++) {
                     Status.ok(nixl_capi_notif_map_get_agent_at(notifMap, i, scratchPtr), "nixl_capi_notif_map_get_agent_at");
                     MemorySegment senderC = scratchPtr.get(C_POINTER, 0);
-                    String sender = NativeLibraries.string(senderC);
+                    long nameLength = boundedLength(senderC, maxBytes); // the name is the sender's claim: measured, not copied
+                    String sender = nameLength <= maxBytes ? NativeLibraries.string(senderC) : namePrefix(senderC, nameLength, maxBytes);
                     Status.ok(nixl_capi_notif_map_get_notifs_size(notifMap, senderC, scratchSize), "nixl_capi_notif_map_get_notifs_size");
                     long n = scratchSize.get(ValueLayout.JAVA_LONG, 0);
                     for (long j = 0; j < n; j++) {
@@ -942,8 +951,8 @@ public final class NixlAgent implements AutoCloseable {
                         long len = scratchSize.get(ValueLayout.JAVA_LONG, 0);
                         count++;
                         try {
-                            if (len > maxBytes) {
-                                handler.oversized(sender, len); // checked before any copy
+                            if (len > maxBytes || nameLength + len > maxBytes) {
+                                handler.oversized(sender, nameLength + len); // checked before any copy
                             } else {
                                 MemorySegment data = scratchPtr2.get(C_POINTER, 0);
                                 handler.message(sender, len == 0 ? new byte[0] : data.reinterpret(len).toArray(ValueLayout.JAVA_BYTE));
@@ -967,6 +976,24 @@ public final class NixlAgent implements AutoCloseable {
             throw failure;
         }
         return count;
+    }
+
+    /** The first bytes of a sender name over the cap, for the handler and logs. */
+    private static String namePrefix(MemorySegment cString, long knownLength, long cap) {
+        byte[] shown = cString.reinterpret(Math.min(NAME_SHOWN, knownLength)).toArray(ValueLayout.JAVA_BYTE);
+        return new String(shown, java.nio.charset.StandardCharsets.UTF_8) + "... (a name of more than " + cap + " B)";
+    }
+
+    /** The length of a C string, or {@code cap + 1} if it is longer than {@code cap}; reads no byte past its end. */
+    private static long boundedLength(MemorySegment cString, long cap) {
+        long limit = Math.min(cap, Long.MAX_VALUE - 1) + 1;
+        MemorySegment s = cString.reinterpret(limit);
+        for (long i = 0; i < limit; i++) {
+            if (s.get(ValueLayout.JAVA_BYTE, i) == 0) {
+                return i;
+            }
+        }
+        return limit;
     }
 
     /**

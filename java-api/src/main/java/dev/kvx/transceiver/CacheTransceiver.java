@@ -486,6 +486,28 @@ public final class CacheTransceiver implements AutoCloseable {
         executeOnEngine(() -> engine.sendRawForTest(peer, m));
     }
 
+    /**
+     * Test hook: sends a wire message to the peer in its session, from the engine thread, and returns the
+     * frame that went on the wire (what an eavesdropper would have captured).
+     */
+    byte[] captureForTest(String peer, dev.kvx.transceiver.internal.wire.WireMessage m) {
+        CompletableFuture<byte[]> f = new CompletableFuture<>();
+        executeOnEngine(() -> {
+            try {
+                f.complete(engine.captureForTest(peer, m));
+            } catch (Throwable t) {
+                f.completeExceptionally(t);
+            }
+        });
+        return await(f, Duration.ofSeconds(10), "capturing a frame");
+    }
+
+    /** Test hook: exchanges the control channel refused (bad proof, bad input, too many at once); 0 without one. */
+    long controlRefusedForTest() {
+        var c = controlServer;
+        return c == null ? 0 : c.refused();
+    }
+
     /** Test hook: sends raw bytes to the peer, outside any session, from the engine thread. */
     void sendRawBytesForTest(String peer, byte[] bytes) {
         executeOnEngine(() -> engine.sendRawBytesForTest(peer, bytes));

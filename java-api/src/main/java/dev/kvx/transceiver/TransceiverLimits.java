@@ -12,7 +12,8 @@ package dev.kvx.transceiver;
  * @param maxPendingAnnouncesTotal the same, over all peers
  * @param maxPendingAnnounceBytesTotal their bytes, over all peers
  * @param maxPeers connected peers (sessions); an idle one is evicted to admit a new one
- * @param maxPendingHandshakes handshakes under way at once
+ * @param maxPendingHandshakes handshakes under way at once; also the metadata copies kept for admitted peers that
+ *        have not connected (the oldest is released to admit a newer one)
  * @param maxMetadataBytes largest peer metadata accepted (NIXL metadata of one pool is a few KiB)
  */
 public record TransceiverLimits(int maxMessageBytes, int maxPendingAnnouncesPerPeer, long maxPendingAnnounceBytesPerPeer,

@@ -83,7 +83,8 @@ public final class TransceiverMetrics {
      * @param unhealthyPeers sessions now unhealthy (no new work)
      * @param peersMarkedUnhealthy times a session became unhealthy
      * @param peersLost sessions ended because the peer's endpoint failed
-     * @param peersEvicted idle sessions evicted to admit a new peer
+     * @param peersEvicted idle sessions evicted to admit a new peer, and metadata copies of admitted peers that never
+     *        connected, released past {@code maxPendingHandshakes} to admit a newer one
      * @param sendSlotsInUse send staging slots held now
      * @param recvSlotsInUse receive staging slots held now
      * @param freeBlocks free KV blocks now

@@ -72,6 +72,9 @@ public final class SoakWorker implements Callable<Integer> {
     int dtypeBytes;
     @Option(names = "--faults", defaultValue = "none", description = "kind=rate,... or none, as 'kvx soak --faults'")
     String faults;
+    @Option(names = "--metadata-out", paramLabel = "FILE",
+            description = "write this worker's NIXL metadata there (for 'kvx soak --hostile-peer', which hands it to the hostile peer as if it had leaked)")
+    java.nio.file.Path metadataOut;
 
     /** Creates the command (picocli fills the options). */
     public SoakWorker() {}
@@ -137,6 +140,12 @@ public final class SoakWorker implements Callable<Integer> {
                             + " unhealthyPeers=" + s.unhealthyPeers() + " refused=" + s.refused());
                 }
             }, 0, 250, TimeUnit.MILLISECONDS);
+            if (metadataOut != null) { // written whole, then moved into place: a reader never sees half of it
+                java.nio.file.Path tmp = metadataOut.resolveSibling(metadataOut.getFileName() + ".tmp");
+                java.nio.file.Files.write(tmp, tx.localMetadata());
+                java.nio.file.Files.move(tmp, metadataOut, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+                        java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+            }
             synchronized (out) {
                 out.println("READY " + name + " " + port + " blockBytes=" + layout.blockBytes());
             }

@@ -13,20 +13,24 @@ import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.SocketException;
 import java.time.Duration;
-import java.util.concurrent.Semaphore;
+import java.util.concurrent.ConcurrentLinkedDeque;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.BiFunction;
 import java.util.function.Supplier;
 
 /**
  * The accepting side of the control channel ({@link ControlProtocol}): a TCP listener bound to one
- * configured address (loopback by default, never every interface unless asked), serving at most a few
- * exchanges at once, each bounded by a timeout. A client that fails the proof gets nothing secret and
- * is counted. Runs on its own daemon thread; {@link #close()} stops it.
+ * configured address (loopback by default, never every interface unless asked), each exchange bounded
+ * by a timeout. A client that fails the proof gets nothing secret and is counted. Clients that have not
+ * proven the secret yet are held to {@value #MAX_UNPROVEN} at once: when more connect, the oldest of them
+ * is dropped, so connections that say nothing (or too little, too slowly) cannot keep a legitimate peer,
+ * whose proof follows its greeting within a round trip, from getting in. Runs on its own daemon thread;
+ * {@link #close()} stops it.
  */
 public final class ControlServer implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(ControlServer.class.getName());
-    private static final int MAX_CONCURRENT = 8;
+    /** Connections held at once before their client proved the secret; a newer one displaces the oldest. */
+    static final int MAX_UNPROVEN = 32;
     private final ServerSocket socket;
     private final SharedSecret secret;
     private final String name;
@@ -34,7 +38,7 @@ public final class ControlServer implements AutoCloseable {
     private final BiFunction<String, byte[], String> admit;
     private final int maxMetadata;
     private final int timeoutMillis;
-    private final Semaphore slots = new Semaphore(MAX_CONCURRENT);
+    private final ConcurrentLinkedDeque<Socket> unproven = new ConcurrentLinkedDeque<>();
     private final Thread acceptor;
     private final AtomicLong refused = new AtomicLong();
     private final AtomicLong served = new AtomicLong();
@@ -70,7 +74,7 @@ public final class ControlServer implements AutoCloseable {
         return (InetSocketAddress) socket.getLocalSocketAddress();
     }
 
-    /** Exchanges refused (bad proof, bad input, too many at once). */
+    /** Exchanges refused (bad proof, bad input, timeout, dropped for newer unproven clients). */
     public long refused() {
         return refused.get();
     }
@@ -91,10 +95,12 @@ public final class ControlServer implements AutoCloseable {
                 }
                 continue;
             }
-            if (!slots.tryAcquire()) {
-                refused.incrementAndGet();
-                closeQuietly(s);
-                continue;
+            unproven.addLast(s);
+            while (unproven.size() > MAX_UNPROVEN) {
+                Socket oldest = unproven.pollFirst();
+                if (oldest != null) {
+                    closeQuietly(oldest); // its exchange fails at its next read or write, and is counted refused
+                }
             }
             Thread.ofVirtual().name("kvx-control-" + name + "-exchange").start(() -> {
                 try {
@@ -105,8 +111,8 @@ public final class ControlServer implements AutoCloseable {
                     LOG.log(System.Logger.Level.WARNING, "kvx " + name + ": refused a control-channel exchange from "
                             + s.getRemoteSocketAddress() + ": " + e.getMessage());
                 } finally {
+                    unproven.remove(s);
                     closeQuietly(s);
-                    slots.release();
                 }
             });
         }
@@ -129,6 +135,9 @@ public final class ControlServer implements AutoCloseable {
         byte[] proof = ControlProtocol.readBytes(in, 32, 32, "client proof");
         if (!MacKey.equal(proof, ControlProtocol.proof(secret, "client", ns, nc, client, name))) {
             throw new KvxException("client '" + client + "' does not hold the secret (its proof does not verify)");
+        }
+        if (!unproven.remove(s)) {
+            throw new KvxException("client '" + client + "' proved the secret after its connection was dropped for newer ones");
         }
         byte[] box = ControlProtocol.readBytes(in, 1, maxMetadata + 64, "client metadata");
         byte[] md = ControlProtocol.open(secret, nc, ns, "client metadata", box);

@@ -93,6 +93,16 @@ final class PeerTable {
         liveNames = Set.copyOf(names);
     }
 
+    /** Whether any session (live, or a handshake under way) exists with that peer. */
+    boolean hasSession(String peerName) {
+        for (Session s : all) {
+            if (s.peerName.equals(peerName)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     Session byId(long id) {
         return byId.get(id);
     }
@@ -154,7 +164,7 @@ final class PeerTable {
         }
         if (!port.hasRemote(from)) {
             counters.refusedHandshakes.incrementAndGet();
-            if (loggedUnknown.add(from) && loggedUnknown.size() < 1000) {
+            if (loggedUnknown.size() < 1000 && loggedUnknown.add(from)) {
                 LOG.log(System.Logger.Level.WARNING, "kvx " + localName + ": handshake from agent '" + from + "', whose metadata "
                         + "was not admitted here; it cannot be answered (admit its metadata, or connect through the control channel)");
             }

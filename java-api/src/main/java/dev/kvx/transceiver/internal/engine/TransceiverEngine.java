@@ -63,6 +63,8 @@ public final class TransceiverEngine {
     private final OutcomeDelivery delivery;
     private final byte[] localMetadata;
     private final ConcurrentLinkedQueue<Command> commands = new ConcurrentLinkedQueue<>();
+    /** Peers whose metadata was admitted (loaded so that they can connect), oldest first; engine-confined. */
+    private final java.util.LinkedHashSet<String> admitted = new java.util.LinkedHashSet<>();
     private final AtomicInteger epochs = new AtomicInteger();
     private final CountDownLatch terminated = new CountDownLatch(1);
     private volatile boolean closeRequested;
@@ -192,6 +194,20 @@ public final class TransceiverEngine {
             throw new IllegalStateException("no session with " + peer);
         }
         new MessageSender(port, dev.kvx.transceiver.FaultInjector.NONE, counters, null).send(s, m);
+    }
+
+    /**
+     * Test hook (engine thread): sends a message to the peer in its newest session, as {@link #sendRawForTest}
+     * does, and returns the frame that went on the wire (what an eavesdropper would have captured).
+     */
+    public byte[] captureForTest(String peer, dev.kvx.transceiver.internal.wire.WireMessage m) {
+        Session s = peers.newest(peer);
+        if (s == null) {
+            throw new IllegalStateException("no session with " + peer);
+        }
+        byte[] frame = dev.kvx.transceiver.internal.wire.WireCodec.encode(m, s.id, s.takeSeq(), s.sendKey);
+        port.sendNotification(peer, frame);
+        return frame;
     }
 
     /** Test hook (engine thread): sends raw bytes to the peer, outside any session. */
@@ -367,11 +383,49 @@ public final class TransceiverEngine {
     }
 
     private void admitNow(byte[] metadata, CompletableFuture<String> future) {
+        String peer;
         try {
-            future.complete(port.loadRemote(metadata));
+            peer = port.loadRemote(metadata);
         } catch (RuntimeException e) {
             future.completeExceptionally(new KvxException("could not load the peer's metadata (" + metadata.length + " B): "
                     + e.getMessage(), e));
+            return;
+        }
+        admitted.add(peer);
+        evictUnconnectedAdmissions();
+        future.complete(peer);
+    }
+
+    /**
+     * The metadata copies of admitted peers that have no session (they were let in but never connected,
+     * or their handshake lapsed) are capped at {@code maxPendingHandshakes}: the oldest go (such a peer is
+     * admitted again to connect). A copy whose peer has a session is the peer table's to release.
+     */
+    private void evictUnconnectedAdmissions() {
+        int waiting = 0;
+        for (java.util.Iterator<String> it = admitted.iterator(); it.hasNext(); ) {
+            String n = it.next();
+            if (!port.hasRemote(n)) {
+                it.remove(); // released already (its session ended)
+            } else if (!peers.hasSession(n)) {
+                waiting++;
+            }
+        }
+        for (java.util.Iterator<String> it = admitted.iterator(); waiting > config.limits().maxPendingHandshakes() && it.hasNext(); ) {
+            String n = it.next();
+            if (peers.hasSession(n)) {
+                continue;
+            }
+            it.remove();
+            waiting--;
+            try {
+                port.invalidateRemote(n);
+            } catch (RuntimeException e) {
+                LOG.log(System.Logger.Level.DEBUG, "releasing the metadata of " + n, e);
+            }
+            counters.peersEvicted.incrementAndGet();
+            LOG.log(System.Logger.Level.INFO, () -> "kvx " + name + ": released the metadata of " + n + ", admitted but never "
+                    + "connected, to admit a newer peer (maxPendingHandshakes " + config.limits().maxPendingHandshakes() + ")");
         }
     }
 

@@ -39,14 +39,22 @@ final class WireDispatcher implements AgentPort.Sink {
         this.now = nowNanos;
     }
 
+    /** A sender name no kvx peer can have (longer than a handshake may carry), cut short for logs and log-once keys. */
+    private static String bounded(String sender) {
+        return sender.length() <= WireCodec.MAX_NAME ? sender
+                : sender.substring(0, 64) + "... (a name of " + sender.length() + " characters)";
+    }
+
     @Override
     public void oversized(String sender, long length) {
+        sender = bounded(sender);
         counters.refusedOversize.incrementAndGet();
         logOnce(sender, "dropped a notification of " + length + " B from '" + sender + "' without copying it (over maxMessageBytes)");
     }
 
     @Override
     public void message(String sender, byte[] bytes) {
+        sender = bounded(sender); // matches no session's peer (names are at most MAX_NAME): refused like any stranger
         try {
             dispatch(sender, bytes);
         } catch (MalformedMessageException e) {
