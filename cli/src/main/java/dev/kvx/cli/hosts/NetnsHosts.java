@@ -194,11 +194,12 @@ public final class NetnsHosts implements AutoCloseable {
     }
 
     /**
-     * Kills the host: every process inside it (SIGKILL), then its namespace and cable. The host is
-     * gone afterwards.
+     * Kills the host as a power loss would: first its cable goes dead (so its dying sockets send no
+     * FIN or RST to the peers, which see silence, not a reset), then every process inside is
+     * SIGKILLed, then its namespace and cable are deleted. The host is gone afterwards.
      */
     public void kill(NetnsHost host) {
-        live(host);
+        cutLink(host);
         killProcesses(host.namespace());
         NetCommand.run(NetCommand.ip(null, "netns", "del", host.namespace()));
         synchronized (this) {
