@@ -888,16 +888,12 @@ public final class NixlAgent implements AutoCloseable {
                 }
             }
             transfers.clear();
-            for (Registration r : List.copyOf(registrations)) {
-                r.markClosed();
-                try {
-                    deregisterNative(handle, r.kind(), r.descriptors());
-                } catch (RuntimeException e) {
-                    problems.add(e);
-                } finally {
-                    r.buffers().forEach(NativeBuffer::unpin);
-                }
-            }
+            // No deregistration here: nixl_capi_destroy_agent deregisters every registered range
+            // itself. Deregistering first makes UCX 1.23 crash in the destroy (use-after-free in
+            // ucp_proto_request_zcopy_completion) when a transfer released while still in flight, to
+            // a peer that vanished without a reset (host loss, link cut), is purged there.
+            List<Registration> held = List.copyOf(registrations);
+            held.forEach(Registration::markClosed);
             registrations.clear();
             if (!notifMap.equals(MemorySegment.NULL)) {
                 nixl_capi_destroy_notif_map(notifMap);
@@ -910,6 +906,7 @@ public final class NixlAgent implements AutoCloseable {
             MemorySegment h = handle;
             handle = null;
             int rc = nixl_capi_destroy_agent(h);
+            held.forEach(r -> r.buffers().forEach(NativeBuffer::unpin));
             arena.close();
             if (rc != 0) {
                 problems.add(new NixlException("nixl_capi_destroy_agent", rc, "agent '" + name + "'"));
