@@ -29,6 +29,11 @@ import java.util.Random;
  *     one WRITE (with notification "seq-N") every PERIOD_MS for SECONDS, each awaited up to
  *     DEADLINE_MS; prints "XFER n postEpochMs state|ERROR elapsedMs detail"
  * </pre>
+ *
+ * <p>Switches for the teardown after a peer died silently (a host kill): {@code -Dprobe.noNotify=true}
+ * skips the final notifications, {@code -Dprobe.invalidateBeforeClose=true} invalidates the peer first,
+ * {@code -Dprobe.keepRegistration=true} leaves the registration to the agent's close,
+ * {@code -Dprobe.agentFirst=true} closes the agent while the buffer is still allocated.
  */
 public final class XferProbe {
     private XferProbe() {}
