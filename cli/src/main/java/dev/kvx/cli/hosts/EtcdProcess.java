@@ -16,7 +16,8 @@ import java.util.stream.Stream;
  * A real etcd server (v3 API, what NIXL's etcd client needs) running inside one namespace host,
  * listening on that host's address and its loopback, with its data in a temp folder that
  * {@link #close()} deletes. {@link #stop()} and {@link #start()} restart it on the same data (keys
- * survive); {@link #wipe()} restarts it empty.
+ * survive); {@link #wipe()} restarts it empty. A shutdown hook stops it and deletes the folder on
+ * normal exit and Ctrl-C as well.
  */
 public final class EtcdProcess implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(EtcdProcess.class.getName());
@@ -27,6 +28,7 @@ public final class EtcdProcess implements AutoCloseable {
     private final NetnsHost host;
     private final String binary;
     private final Path dir;
+    private final Thread shutdownHook = new Thread(this::closeQuietly, "kvx-etcd-cleanup");
     private Process process;
 
     private EtcdProcess(NetnsHosts hosts, NetnsHost host, String binary, Path dir) {
@@ -65,6 +67,7 @@ public final class EtcdProcess implements AutoCloseable {
             throw new UncheckedIOException("cannot create etcd's data folder", e);
         }
         EtcdProcess etcd = new EtcdProcess(hosts, host, binary, dir);
+        Runtime.getRuntime().addShutdownHook(etcd.shutdownHook);
         try {
             etcd.start();
         } catch (RuntimeException e) {
@@ -185,6 +188,17 @@ public final class EtcdProcess implements AutoCloseable {
     /** Stops the server and deletes its data folder. */
     @Override
     public void close() {
+        if (Thread.currentThread() != shutdownHook) {
+            try {
+                Runtime.getRuntime().removeShutdownHook(shutdownHook);
+            } catch (IllegalStateException e) {
+                // already shutting down: the hook runs this too, harmlessly
+            }
+        }
+        closeQuietly();
+    }
+
+    private void closeQuietly() {
         stop();
         deleteTree(dir);
     }

@@ -182,6 +182,17 @@ public final class NetnsHosts implements AutoCloseable {
         return faults().hasNetem();
     }
 
+    /** Whether {@link #impair} can drop packets here (tc netem, or nftables). */
+    public boolean canLose() {
+        LinkFaults f = faults();
+        return f.hasNetem() || f.hasNft();
+    }
+
+    /** Whether {@link #partition} works here (it needs nftables). */
+    public boolean canPartition() {
+        return faults().hasNft();
+    }
+
     /** Groups of hosts that stop reaching each other (hosts in no group reach everyone); replaces an earlier one. */
     public void partition(List<? extends Collection<NetnsHost>> groups) {
         groups.forEach(g -> g.forEach(this::live));
