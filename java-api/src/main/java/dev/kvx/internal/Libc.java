@@ -10,8 +10,10 @@ import java.lang.invoke.MethodHandle;
 /**
  * The libc functions kvx needs beside the generated bindings: {@code free} (NIXL hands out malloc'd
  * metadata blobs, agent names and notification copies, and has no free function of its own),
- * {@code calloc} (request records, freed explicitly when their last owner lets go) and {@code setenv}
- * (NIXL and UCX read some settings from the environment at load time).
+ * {@code calloc} (request records, freed explicitly when their last owner lets go), {@code mmap},
+ * {@code munmap} and {@code madvise} (huge-page host buffers) and {@code setenv}/{@code unsetenv}/
+ * {@code getenv} (NIXL and UCX read some settings from the process environment, which
+ * {@link System#getenv} only snapshots at JVM start).
  */
 public final class Libc {
     private static final Linker LINKER = Linker.nativeLinker();
@@ -36,6 +38,13 @@ public final class Libc {
     private static final MethodHandle SETENV = LINKER.downcallHandle(
             LINKER.defaultLookup().find("setenv").orElseThrow(),
             FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
+
+    private static final MethodHandle UNSETENV = LINKER.downcallHandle(
+            LINKER.defaultLookup().find("unsetenv").orElseThrow(),
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS));
+    private static final MethodHandle GETENV = LINKER.downcallHandle(
+            LINKER.defaultLookup().find("getenv").orElseThrow(),
+            FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.ADDRESS));
 
     private Libc() {}
 
@@ -123,6 +132,35 @@ public final class Libc {
             throw e;
         } catch (Throwable t) {
             throw new AssertionError("libc setenv failed", t);
+        }
+    }
+
+    /** Removes a process environment variable (as native code sees it); absent is fine. */
+    public static void unsetenv(String name) {
+        try (Arena arena = Arena.ofConfined()) {
+            int rc = (int) UNSETENV.invokeExact(arena.allocateFrom(name));
+            if (rc != 0) {
+                throw new IllegalStateException("unsetenv(" + name + ") failed");
+            }
+        } catch (RuntimeException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError("libc unsetenv failed", t);
+        }
+    }
+
+    /**
+     * A process environment variable as native code sees it now (including {@link #setenv} changes),
+     * or null when unset.
+     */
+    public static String getenv(String name) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment p = (MemorySegment) GETENV.invokeExact(arena.allocateFrom(name));
+            return p.equals(MemorySegment.NULL) ? null : p.reinterpret(Long.MAX_VALUE).getString(0);
+        } catch (RuntimeException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError("libc getenv failed", t);
         }
     }
 }

@@ -592,6 +592,84 @@ public final class NixlAgent implements AutoCloseable {
         }
     }
 
+    // ---------------------------------------------------------------- central metadata store (etcd)
+
+    /**
+     * Publishes this agent's metadata (connection info and registrations now) to NIXL's central
+     * store: the etcd server named by {@code NIXL_ETCD_ENDPOINTS} when this agent was created (see
+     * {@link EtcdStore}), under the key {@code <NIXL_ETCD_NAMESPACE>/<name>/metadata}. Publish again
+     * after registering more memory; a later publish replaces the earlier one.
+     *
+     * <p>NIXL queues the write on the agent's metadata thread and returns at once; a failed write
+     * (etcd down, or still refused for up to gRPC's reconnect backoff after etcd came back) is
+     * reported only in NIXL's log and not retried. Whoever needs certainty reads the key back
+     * ({@link EtcdStore#metadataKey}) and publishes again.
+     *
+     * @throws NixlException INVALID_PARAM when the agent was created without a central store
+     */
+    public void publishMetadata() {
+        centralStoreCall("nixl_capi_send_local_md", "publish", h -> nixl_capi_send_local_md(h, MemorySegment.NULL));
+    }
+
+    /**
+     * Asks NIXL to fetch {@code remoteAgent}'s metadata from the central store and load it, which
+     * connects to that peer. Asynchronous: NIXL's metadata thread reads the key, or, while it is
+     * missing, watches it for NIXL's etcd watch timeout (5 s; that thread does nothing else
+     * meanwhile); then it loads the blob and watches the peer's keys, so that the peer's
+     * {@link #withdrawMetadata()} invalidates it here too. Wait with {@link #awaitRemote(String, Duration)}.
+     *
+     * <p>A peer that restarted under the same name publishes other connection info, which NIXL
+     * refuses to load over the old one: {@link #invalidateRemote(String)} it first (unless its
+     * withdrawal already did), then fetch again. A load that fails is only logged by NIXL.
+     *
+     * <p><b>Only fetch while etcd is reachable.</b> In NIXL 1.5.1 a fetch that runs while etcd is
+     * down fails to create its watch and then waits for that watch forever: the agent's metadata
+     * thread never runs another task and {@link #close()} never returns (seen with etcd stopped;
+     * it stays so after etcd is back). NIXL's watch on a fetched peer also stops silently when etcd
+     * restarts, so a later withdrawal of that peer is not seen here.
+     *
+     * @throws NixlException INVALID_PARAM when the agent was created without a central store
+     */
+    public void fetchRemoteMetadata(String remoteAgent) {
+        Objects.requireNonNull(remoteAgent, "remoteAgent");
+        if (remoteAgent.isBlank() || remoteAgent.equals(name)) {
+            throw new IllegalArgumentException("fetch needs another agent's name, got '" + remoteAgent + "'");
+        }
+        centralStoreCall("nixl_capi_fetch_remote_md", "fetch '" + remoteAgent + "'", h -> {
+            try (Arena tmp = Arena.ofConfined()) {
+                return nixl_capi_fetch_remote_md(h, tmp.allocateFrom(remoteAgent), MemorySegment.NULL);
+            }
+        });
+    }
+
+    /**
+     * Removes this agent's keys from the central store (asynchronously, on NIXL's metadata thread).
+     * Peers that fetched this agent's metadata through the store see the deletion and drop it within
+     * their metadata thread's poll delay. Closing the agent does <b>not</b> withdraw: call this first
+     * (on close and on drain), or the keys stay until a new agent of the same name replaces them.
+     * Withdrawing twice, or without having published, is harmless.
+     *
+     * @throws NixlException INVALID_PARAM when the agent was created without a central store
+     */
+    public void withdrawMetadata() {
+        centralStoreCall("nixl_capi_invalidate_local_md", "withdraw", h -> nixl_capi_invalidate_local_md(h, MemorySegment.NULL));
+    }
+
+    private interface StoreCall {
+        int run(MemorySegment agentHandle);
+    }
+
+    private void centralStoreCall(String function, String what, StoreCall call) {
+        lock.lock();
+        try {
+            int rc = call.run(live());
+            Status.ok(rc, function, () -> what + " by agent '" + name + "' through the central store"
+                    + (rc == -1 ? " (none configured: was NIXL_ETCD_ENDPOINTS set when the agent was created? see EtcdStore)" : ""));
+        } finally {
+            lock.unlock();
+        }
+    }
+
     // ---------------------------------------------------------------- transfers
 
     /**
@@ -1081,16 +1159,12 @@ public final class NixlAgent implements AutoCloseable {
                 }
             }
             prepared.clear();
-            for (Registration r : List.copyOf(registrations)) {
-                r.markClosed();
-                try {
-                    deregisterNative(handle, r.kind(), r.descriptors());
-                } catch (RuntimeException e) {
-                    problems.add(e);
-                } finally {
-                    r.buffers().forEach(NativeBuffer::unpin);
-                }
-            }
+            // No deregistration here: nixl_capi_destroy_agent deregisters every registered range
+            // itself. Deregistering first makes UCX 1.23 crash in the destroy (use-after-free in
+            // ucp_proto_request_zcopy_completion) when a transfer released while still in flight, to
+            // a peer that vanished without a reset (host loss, link cut), is purged there.
+            List<Registration> held = List.copyOf(registrations);
+            held.forEach(Registration::markClosed);
             registrations.clear();
             if (!notifMap.equals(MemorySegment.NULL)) {
                 nixl_capi_destroy_notif_map(notifMap);
@@ -1107,6 +1181,7 @@ public final class NixlAgent implements AutoCloseable {
             MemorySegment h = handle;
             handle = null;
             int rc = nixl_capi_destroy_agent(h);
+            held.forEach(r -> r.buffers().forEach(NativeBuffer::unpin));
             arena.close();
             if (rc != 0) {
                 problems.add(new NixlException("nixl_capi_destroy_agent", rc, "agent '" + name + "'"));
