@@ -135,7 +135,7 @@ class NixlEtcdTest {
     }
 
     @Test
-    void withdrawRemovesTheKeysAndPeersDropTheAgent() throws Exception {
+    void withdrawRemovesTheKeysSoNoPeerCanFetchTheAgentAgain() throws Exception {
         NixlAgent a = etcdAgent(name("ctx"));
         NixlAgent b = etcdAgent(name("gen"));
         register(a, buffer(4096, 4));
@@ -146,11 +146,12 @@ class NixlEtcdTest {
         b.withdrawMetadata();
         assertTrue(awaitKey(EtcdStore.metadataKey(namespace, b.name()), false).isEmpty(), "key still there");
         assertEquals(List.of(), etcd.keys(EtcdStore.agentPrefix(namespace, b.name())));
-        long deadline = System.nanoTime() + WAIT.toNanos();
-        while (a.hasRemote(b.name()) && System.nanoTime() - deadline < 0) {
-            Thread.sleep(20);
-        }
-        assertFalse(a.hasRemote(b.name()), "A still holds B's metadata after B withdrew (NIXL's etcd watch)");
+        // NIXL's watch usually makes A drop B within ~100 ms, but not when the delete comes before the watch is
+        // in place (seen under load), and never after an etcd restart: kvx does not rely on it. What holds is
+        // that nobody can fetch B any more.
+        NixlAgent c = etcdAgent(name("late"));
+        c.fetchRemoteMetadata(b.name());
+        assertFalse(c.awaitRemote(b.name(), Duration.ofMillis(1500)), "a withdrawn agent cannot be fetched");
         b.withdrawMetadata(); // twice is harmless
     }
 

@@ -46,7 +46,10 @@ final class Victims implements AutoCloseable {
         genPool = KvBlockPool.inHostMemory(TransceiverPair.LAYOUT, 64, "gen-pool");
         InetSocketAddress loopback = new InetSocketAddress("127.0.0.1", 0);
         CacheTransceiver.Builder cb = CacheTransceiver.builder("victim-ctx-" + tag, ctxPool).config(ctxConfig).secret(secret).listen(loopback);
-        ctx = (ctxCallerDriven ? cb.callerDriven() : cb).build();
+        // Caller-driven, the context side keeps NIXL's progress thread: notifications then arrive in NIXL's list
+        // while the test holds off polling, so one poll takes a whole batch (the engine-driven default would
+        // receive nothing until polled).
+        ctx = (ctxCallerDriven ? cb.callerDriven().agentConfig(dev.kvx.nixl.AgentConfig.defaults()) : cb).build();
         gen = CacheTransceiver.builder("victim-gen-" + tag, genPool).secret(secret).listen(loopback)
                 .config(CacheTransceiverConfig.defaults().withKvTransferTimeout(java.time.Duration.ofSeconds(60)).withBufferCounts(32, 32))
                 .build();
