@@ -12,6 +12,8 @@
 module dev.kvx {
     requires dev.kvx.bindings;
     requires HdrHistogram;
+    requires com.fasterxml.jackson.core;
+    requires java.net.http;
     requires jdk.jfr;
 
     exports dev.kvx;

@@ -57,6 +57,7 @@ public final class CacheTransceiver implements AutoCloseable {
     private final TransceiverMetrics metrics;
     private final SharedSecret secret;
     private volatile dev.kvx.transceiver.internal.control.ControlServer controlServer;
+    private volatile MetadataStore store; // etcd, or null
     private Lifecycle lifecycle = Lifecycle.RUNNING;
 
     CacheTransceiver(String name, CacheTransceiverConfig config, KvBlockPool pool, TransceiverEngine engine, EngineRunner runner,
@@ -187,6 +188,36 @@ public final class CacheTransceiver implements AutoCloseable {
 
     void attachControlServer(dev.kvx.transceiver.internal.control.ControlServer server) {
         this.controlServer = server;
+    }
+
+    void attachStore(MetadataStore s) {
+        this.store = s;
+    }
+
+    /**
+     * Connects to a peer by its agent name, through the metadata store ({@link Builder#etcd}): reads the
+     * peer's NIXL metadata from etcd (with a deadline), then runs the authenticated handshake. The peer
+     * looks this side up the same way to answer.
+     *
+     * @return the peer's agent name
+     * @throws KvxException if etcd has no metadata under that name, does not answer in time, or the handshake fails
+     * @throws IllegalStateException if this transceiver has no metadata store
+     */
+    public String connectByName(String peer, Duration timeout) {
+        Objects.requireNonNull(peer, "peer");
+        MetadataStore s = store;
+        if (s == null) {
+            throw new IllegalStateException("transceiver " + name + " has no metadata store: build it with etcd(endpoints, namespace)");
+        }
+        requireRunning();
+        byte[] md = s.fetch(peer, timeout).orElseThrow(() -> new KvxException("no metadata of '" + peer + "' in etcd (" + s
+                + "): is it running, with the same etcd namespace?"));
+        checkMetadata(md);
+        String got = connect(md, timeout);
+        if (!got.equals(peer)) {
+            throw new KvxException("etcd's metadata under '" + peer + "' is agent '" + got + "'");
+        }
+        return got;
     }
 
     /** Whether a live session with that peer exists. */
@@ -442,6 +473,10 @@ public final class CacheTransceiver implements AutoCloseable {
             if (c != null) {
                 c.close();
             }
+            var st = store;
+            if (st != null) {
+                st.close(); // stops checking the published key; the engine withdraws it at shutdown
+            }
             engine.requestClose();
             if (runner != null) {
                 runner.wake();
@@ -534,6 +569,8 @@ public final class CacheTransceiver implements AutoCloseable {
         NanoClock clock = NanoClock.system();
         boolean callerDriven;
         java.net.InetSocketAddress listen;
+        String etcdEndpoints;
+        String etcdNamespace;
 
         Builder(String name, KvBlockPool pool) {
             this.name = Objects.requireNonNull(name, "name");
@@ -600,6 +637,23 @@ public final class CacheTransceiver implements AutoCloseable {
          */
         public Builder listen(java.net.InetSocketAddress address) {
             this.listen = Objects.requireNonNull(address, "address");
+            return this;
+        }
+
+        /**
+         * Finds peers through etcd (NIXL's central metadata store): the transceiver publishes its NIXL
+         * metadata under {@code <namespace>/<name>/metadata}, keeps it there (publishes again if an etcd
+         * restart lost it), withdraws it at drain and close, and connects to peers by name
+         * ({@link CacheTransceiver#connectByName}). A peer's Hello is answered after its metadata was read from
+         * etcd. etcd holds the pool's memory keys and NIXL's client speaks plaintext without auth: run it on
+         * the serving nodes' private network only (README, "Across hosts"). Sessions still need the secret.
+         *
+         * @param endpoints {@code host:port}, comma-separated
+         * @param namespace the key prefix shared by the deployment (e.g. {@code /kvx/prod})
+         */
+        public Builder etcd(String endpoints, String namespace) {
+            this.etcdEndpoints = Objects.requireNonNull(endpoints, "endpoints");
+            this.etcdNamespace = Objects.requireNonNull(namespace, "namespace");
             return this;
         }
 

@@ -22,7 +22,8 @@ final class TransceiverAssembly {
                     + "can reach this host can connect, and the pool's memory keys go to whoever connects. Use it only on a "
                     + "single trusted host; configure a secret (KVX_SECRET_FILE) otherwise");
         }
-        NixlAgent agent = NixlAgent.createConfined(b.name, b.agentConfig);
+        MetadataStore store = b.etcdEndpoints == null ? null : new MetadataStore(b.etcdEndpoints, b.etcdNamespace, b.name);
+        NixlAgent agent = store == null ? NixlAgent.createConfined(b.name, b.agentConfig) : store.createAgent(b.agentConfig);
         ExecutorService owned = null;
         try {
             agent.createBackend("UCX", b.ucxParams != null ? b.ucxParams : NixlAgent.defaultUcxParams());
@@ -32,7 +33,10 @@ final class TransceiverAssembly {
                 owned = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("kvx-outcome-" + b.name + "-", 0).factory());
                 executor = owned;
             }
-            NixlAgentPort port = new NixlAgentPort(agent);
+            NixlAgentPort port = new NixlAgentPort(agent, store != null);
+            if (store != null) {
+                store.publish(agent, b.config.handshakeTimeout()); // before the engine takes the agent: checked in etcd
+            }
             TransceiverEngine engine = new TransceiverEngine(b.name, b.config, secret, b.pool, port, b.clock, executor);
             EngineRunner runner = null;
             if (!b.callerDriven) {
@@ -47,6 +51,11 @@ final class TransceiverAssembly {
             CacheTransceiver tx = new CacheTransceiver(b.name, b.config, b.pool, engine, runner, owned, secret);
             if (runner != null) {
                 runner.start();
+            }
+            if (store != null) {
+                engine.resolveUnknownAgentsWith(name -> store.fetchAsync(name, b.config.handshakeTimeout()));
+                tx.attachStore(store);
+                store.keep(engine::republish);
             }
             if (b.listen != null) {
                 try {

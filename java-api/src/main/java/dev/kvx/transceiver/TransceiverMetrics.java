@@ -23,7 +23,7 @@ public final class TransceiverMetrics {
                 c.peersEvicted.get(), engine.sendSlotsInUse(), engine.recvSlotsInUse(), pool.freeBlocks(), pool.allocatedBlocks(),
                 pool.quarantinedBlocks(), c.quarantinesProvenByRelease.get(), c.quarantinesProvenByPeerLoss.get(),
                 engine.pendingAnnounces(), engine.liveTasks(), c.ticks.get(), c.maxLatenessNanos.get(), c.completedLatencyNanos.get(),
-                c.completedBytes.get());
+                c.completedBytes.get(), c.metadataPublishes.get());
     }
 
     /**
@@ -98,6 +98,7 @@ public final class TransceiverMetrics {
      * @param maxLatenessNanos largest time between a deadline and the TIMED_OUT outcome
      * @param completedLatencyNanos sum of the latencies of COMPLETED requests
      * @param completedBytes KV bytes of COMPLETED requests
+     * @param metadataPublishes times the metadata was published to etcd again after etcd lost it
      */
     public record Snapshot(long submitted, long completed, long timedOut, long cancelled, long failed, long requestErrors,
                            long engineErrors, long malformedMessages, long foreignMessages, long staleMessages, long droppedByFault,
@@ -106,7 +107,8 @@ public final class TransceiverMetrics {
                            int unhealthyPeers, long peersMarkedUnhealthy, long peersLost, long peersEvicted, int sendSlotsInUse,
                            int recvSlotsInUse, int freeBlocks, int allocatedBlocks, int quarantinedBlocks,
                            long quarantinesProvenByRelease, long quarantinesProvenByPeerLoss, int pendingAnnounces, int liveRequests,
-                           long ticks, long maxLatenessNanos, long completedLatencyNanos, long completedBytes) {
+                           long ticks, long maxLatenessNanos, long completedLatencyNanos, long completedBytes,
+                           long metadataPublishes) {
         /** Outcomes delivered so far. */
         public long outcomes() {
             return completed + timedOut + cancelled + failed;

@@ -26,11 +26,11 @@ import java.util.stream.Stream;
  * The binary comes from {@code ci/provision-etcd.sh} (PATH, else Debian's etcd-server). Reads keys
  * through etcd's v3 JSON gateway ({@code /v3/kv/range}), the same v3 store NIXL writes over gRPC.
  */
-final class EtcdTestServer implements AutoCloseable {
+public final class EtcdTestServer implements AutoCloseable {
     private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
     private static final Pattern VALUE = Pattern.compile("\"value\":\"([A-Za-z0-9+/=]*)\"");
     private static final Pattern KEY = Pattern.compile("\"key\":\"([A-Za-z0-9+/=]*)\"");
-    final String endpoint;
+    public final String endpoint;
     private final Path dir;
     private final Process process;
 
@@ -44,7 +44,7 @@ final class EtcdTestServer implements AutoCloseable {
      * The etcd binary, or empty with the reason (printed by the caller's skip) when it is missing and
      * the provisioning script could not install it.
      */
-    static Optional<String> binary(StringBuilder whyNot) throws IOException, InterruptedException {
+    public static Optional<String> binary(StringBuilder whyNot) throws IOException, InterruptedException {
         Path script = repoRoot().resolve("ci/provision-etcd.sh");
         Process p = new ProcessBuilder("bash", script.toString()).redirectError(ProcessBuilder.Redirect.INHERIT).start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
@@ -61,7 +61,7 @@ final class EtcdTestServer implements AutoCloseable {
         return Optional.of(out);
     }
 
-    static EtcdTestServer start(String binary) throws IOException, InterruptedException {
+    public static EtcdTestServer start(String binary) throws IOException, InterruptedException {
         int client = freePort();
         int peer = freePort();
         Path dir = Files.createTempDirectory("kvx-etcd-test");
@@ -98,13 +98,13 @@ final class EtcdTestServer implements AutoCloseable {
     }
 
     /** The value of {@code key}, or empty when it does not exist. */
-    Optional<byte[]> get(String key) throws IOException, InterruptedException {
+    public Optional<byte[]> get(String key) throws IOException, InterruptedException {
         Matcher m = VALUE.matcher(range("{\"key\":\"" + b64(key) + "\"}"));
         return m.find() ? Optional.of(Base64.getDecoder().decode(m.group(1))) : Optional.empty();
     }
 
     /** Every key that starts with {@code prefix}, in order. */
-    List<String> keys(String prefix) throws IOException, InterruptedException {
+    public List<String> keys(String prefix) throws IOException, InterruptedException {
         byte[] end = prefix.getBytes(StandardCharsets.UTF_8);
         end[end.length - 1]++;
         String body = range("{\"key\":\"" + b64(prefix) + "\",\"range_end\":\""
@@ -115,6 +115,19 @@ final class EtcdTestServer implements AutoCloseable {
             out.add(new String(Base64.getDecoder().decode(m.group(1)), StandardCharsets.UTF_8));
         }
         return out;
+    }
+
+    /** Deletes every key that starts with {@code prefix} (what a wiped etcd looks like to its clients). */
+    public void deletePrefix(String prefix) throws IOException, InterruptedException {
+        byte[] end = prefix.getBytes(StandardCharsets.UTF_8);
+        end[end.length - 1]++;
+        HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(URI.create(endpoint + "/v3/kv/deleterange"))
+                .timeout(Duration.ofSeconds(5)).POST(HttpRequest.BodyPublishers.ofString("{\"key\":\"" + b64(prefix)
+                        + "\",\"range_end\":\"" + Base64.getEncoder().encodeToString(end) + "\"}")).build(),
+                HttpResponse.BodyHandlers.ofString());
+        if (r.statusCode() != 200) {
+            throw new IOException("etcd deleterange answered " + r.statusCode() + ": " + r.body());
+        }
     }
 
     private String range(String json) throws IOException, InterruptedException {

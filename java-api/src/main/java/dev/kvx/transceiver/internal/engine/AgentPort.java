@@ -67,6 +67,14 @@ public interface AgentPort extends AutoCloseable {
     /** Takes the notifications that arrived; returns how many. */
     int pollNotifications(long maxBytes, Sink sink);
 
+    /** Publishes this agent's metadata to the central store (etcd), if the agent has one. */
+    default void publishMetadata() {
+    }
+
+    /** Withdraws this agent's metadata from the central store, if the agent has one. */
+    default void withdrawMetadata() {
+    }
+
     /** Hands the agent to another thread (caller-driven mode). */
     void confineTo(Thread thread);
 

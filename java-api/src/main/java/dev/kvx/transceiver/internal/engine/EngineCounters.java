@@ -39,6 +39,7 @@ public final class EngineCounters {
     public final AtomicLong completedBytes = new AtomicLong();
     public final AtomicLong quarantinesProvenByRelease = new AtomicLong();
     public final AtomicLong quarantinesProvenByPeerLoss = new AtomicLong();
+    public final AtomicLong metadataPublishes = new AtomicLong();
     private final ConcurrentHistogram latency = new ConcurrentHistogram(1_000L, 3_600_000_000_000L, 3);
 
     /** Counts one outcome. */

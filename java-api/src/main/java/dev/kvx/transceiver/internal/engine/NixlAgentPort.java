@@ -12,6 +12,7 @@ import java.util.List;
 /** The real {@link AgentPort}: a NIXL agent confined to the engine thread (no lock on any call). */
 public final class NixlAgentPort implements AgentPort {
     private final NixlAgent agent;
+    private final boolean centralStore;
     private Sink sink; // the current poll's sink; one handler object, so that a poll allocates nothing
     private final NixlAgent.NotificationHandler handler = new NixlAgent.NotificationHandler() {
         @Override
@@ -27,7 +28,27 @@ public final class NixlAgentPort implements AgentPort {
 
     /** Wraps a confined agent; the port owns it from now on. */
     public NixlAgentPort(NixlAgent agent) {
+        this(agent, false);
+    }
+
+    /** Wraps a confined agent created with a central store (etcd) when {@code centralStore}. */
+    public NixlAgentPort(NixlAgent agent, boolean centralStore) {
         this.agent = agent;
+        this.centralStore = centralStore;
+    }
+
+    @Override
+    public void publishMetadata() {
+        if (centralStore) {
+            agent.publishMetadata();
+        }
+    }
+
+    @Override
+    public void withdrawMetadata() {
+        if (centralStore) {
+            agent.withdrawMetadata();
+        }
     }
 
     private record NixlXfer(Transfer t) implements Xfer {

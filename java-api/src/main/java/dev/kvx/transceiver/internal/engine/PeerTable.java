@@ -41,6 +41,14 @@ final class PeerTable {
     interface Listener {
         /** The session's peer is unreachable: end everything bound to it. */
         void sessionLost(Session s, RuntimeException cause);
+
+        /**
+         * An authentic Hello from an agent whose metadata is not loaded here: return true if its metadata
+         * will be looked up (in etcd) and the Hello handed to {@link #onHello} again once it is loaded.
+         */
+        default boolean unknownAgent(String from, long sid, WireMessage.Hello h) {
+            return false;
+        }
     }
 
     private final AgentPort port;
@@ -163,6 +171,9 @@ final class PeerTable {
             return;
         }
         if (!port.hasRemote(from)) {
+            if (listener.unknownAgent(from, sid, h)) {
+                return; // its metadata is being looked up; this Hello comes back then
+            }
             counters.refusedHandshakes.incrementAndGet();
             if (loggedUnknown.size() < 1000 && loggedUnknown.add(from)) {
                 LOG.log(System.Logger.Level.WARNING, "kvx " + localName + ": handshake from agent '" + from + "', whose metadata "

@@ -99,12 +99,19 @@ public final class TransceiverEngine {
         long instance = new SecureRandom().nextLong();
         PoolInfo local = poolInfo(pool, config.transferMode());
         RequestStateMachine[] sm = new RequestStateMachine[1];
-        this.peers = new PeerTable(port, sender, counters, config, secret, local, name, instance,
-                (s, cause) -> {
-                    long now = clock.nanoTime();
-                    sm[0].sessionLost(s, cause, now);
-                    resources.sessionLost(s);
-                }, peer -> sm[0].waitersFor(peer));
+        this.peers = new PeerTable(port, sender, counters, config, secret, local, name, instance, new PeerTable.Listener() {
+            @Override
+            public void sessionLost(Session s, RuntimeException cause) {
+                long now = clock.nanoTime();
+                sm[0].sessionLost(s, cause, now);
+                resources.sessionLost(s);
+            }
+
+            @Override
+            public boolean unknownAgent(String from, long sid, dev.kvx.transceiver.internal.wire.WireMessage.Hello h) {
+                return lookUp(from, sid, h);
+            }
+        }, peer -> sm[0].waitersFor(peer));
         this.delivery = new OutcomeDelivery(executor);
         this.requests = new RequestStateMachine(name, clock, config, port, pool, sendSlots, recvSlots, table, resources, peers, sender,
                 counters, delivery, localBlocks);
@@ -132,6 +139,85 @@ public final class TransceiverEngine {
                 return pool.capacity();
             }
         };
+    }
+
+    // ---------------------------------------------------------------- peers found through a metadata store
+
+    /** Looks up an agent's metadata by name (in etcd); completes with empty when there is none. */
+    public interface MetadataResolver {
+        CompletableFuture<java.util.Optional<byte[]>> fetch(String agent);
+    }
+
+    private volatile MetadataResolver resolver;
+    private final java.util.Map<String, java.util.List<Object[]>> awaitingMetadata = new java.util.HashMap<>();
+    private int awaitingCount;
+
+    /** Lets the engine look up the metadata of agents that say Hello before they were admitted (etcd mode). */
+    public void resolveUnknownAgentsWith(MetadataResolver r) {
+        this.resolver = r;
+    }
+
+    private boolean lookUp(String from, long sid, dev.kvx.transceiver.internal.wire.WireMessage.Hello h) {
+        MetadataResolver r = resolver;
+        if (r == null || awaitingCount >= config.limits().maxPendingHandshakes()) {
+            return false;
+        }
+        java.util.List<Object[]> waiting = awaitingMetadata.get(from);
+        boolean first = waiting == null;
+        if (first) {
+            waiting = new java.util.ArrayList<>();
+            awaitingMetadata.put(from, waiting);
+        }
+        waiting.add(new Object[] {sid, h});
+        awaitingCount++;
+        if (first) {
+            r.fetch(from).whenComplete((md, err) -> execute(() -> metadataArrived(from, md, err)));
+        }
+        return true;
+    }
+
+    private void metadataArrived(String from, java.util.Optional<byte[]> md, Throwable err) {
+        java.util.List<Object[]> waiting = awaitingMetadata.remove(from);
+        if (waiting == null) {
+            return;
+        }
+        awaitingCount -= waiting.size();
+        String problem = null;
+        if (err != null || md == null || md.isEmpty()) {
+            problem = err != null ? err.getMessage() : "no metadata of it in the store";
+        } else if (md.get().length > config.limits().maxMetadataBytes()) {
+            problem = "its metadata has " + md.get().length + " B (maxMetadataBytes " + config.limits().maxMetadataBytes() + ")";
+        } else {
+            try {
+                String loaded = port.loadRemote(md.get());
+                if (!loaded.equals(from)) {
+                    problem = "the store's metadata under that name is agent '" + loaded + "'";
+                }
+            } catch (RuntimeException e) {
+                problem = "loading its metadata failed: " + e.getMessage();
+            }
+        }
+        if (problem != null) {
+            counters.refusedHandshakes.addAndGet(waiting.size());
+            LOG.log(System.Logger.Level.WARNING, "kvx " + name + ": handshake from '" + from + "' not answered: " + problem);
+            return;
+        }
+        long now = clock.nanoTime();
+        for (Object[] w : waiting) {
+            peers.onHello(from, (Long) w[0], (dev.kvx.transceiver.internal.wire.WireMessage.Hello) w[1], now);
+        }
+    }
+
+    /** Publishes this side's metadata to the store again (after an etcd restart lost it). */
+    public void republish() {
+        execute(() -> {
+            try {
+                port.publishMetadata();
+                counters.metadataPublishes.incrementAndGet();
+            } catch (RuntimeException e) {
+                LOG.log(System.Logger.Level.WARNING, "kvx " + name + ": publishing metadata again failed", e);
+            }
+        });
     }
 
     // ---------------------------------------------------------------- callers' side (any thread)
@@ -459,6 +545,11 @@ public final class TransceiverEngine {
                         + "their peers never proved their transfers over (use drain() to wait for proofs)");
             }
             peers.closeAll("transceiver " + name + " closed");
+            try {
+                port.withdrawMetadata(); // peers cannot find this side any more (etcd mode)
+            } catch (RuntimeException e) {
+                LOG.log(System.Logger.Level.WARNING, "kvx " + name + ": withdrawing metadata from the store failed", e);
+            }
         } catch (Throwable t) {
             counters.engineErrors.incrementAndGet();
             LOG.log(System.Logger.Level.ERROR, "kvx engine " + name + ": error during shutdown", t);
