@@ -1033,7 +1033,9 @@ public final class NixlAgent implements AutoCloseable {
                                 handler.oversized(sender, nameLength + len); // checked before any copy
                             } else {
                                 MemorySegment data = scratchPtr2.get(C_POINTER, 0);
-                                handler.message(sender, len == 0 ? new byte[0] : data.reinterpret(len).toArray(ValueLayout.JAVA_BYTE));
+                                byte[] bytes = new byte[(int) len];
+                                MemorySegment.copy(data.reinterpret(len), ValueLayout.JAVA_BYTE, 0, bytes, 0, (int) len);
+                                handler.message(sender, bytes); // copy, not toArray: that builds an error text every call
                             }
                         } catch (RuntimeException e) {
                             if (failure == null) {

@@ -108,6 +108,10 @@ final class RequestStateMachine {
             waiters.merge(t.peerName, 1, Integer::sum);
             resources.forgetEnded(t.peerName, t.id);
             setPhase(t, TransferPhase.WAITING_FOR_REQUEST_INFO, now);
+            TimedResources.Pending p = resources.takePending(t.peerName, t.id); // announced before we were asked
+            if (p != null && p.session.isLive()) {
+                bindMover(t, p.session, p.announce);
+            }
         }
     }
 
@@ -152,14 +156,7 @@ final class RequestStateMachine {
         switch (t.phase) {
             case WAITING_FOR_REQUEST_INFO -> {
                 if (t.announce == null) {
-                    TimedResources.Pending p = resources.takePending(t.peerName, t.id);
-                    if (p == null) {
-                        return 0;
-                    }
-                    if (!p.session.isLive()) {
-                        return 0;
-                    }
-                    bindMover(t, p.session, p.announce);
+                    return 0; // onAnnounce binds it (or intake did, from a pending announcement)
                 }
                 String wrong = checkAnnounce(t);
                 if (wrong != null) {
