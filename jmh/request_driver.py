@@ -112,9 +112,15 @@ class Run:
         if self.impl.startswith("kvx"):
             # kvx: engine thread (kvx), caller-driven poll() (kvx-poll), pull mode (kvx-pull); its agent has NIXL's
             # progress thread off (the engine drives progress), so C and Python run the same way by default.
-            variant = {"kvx": [], "kvx-poll": ["engine=poll"], "kvx-pull": ["mode=pull"], "kvx-pull-poll": ["mode=pull", "engine=poll"]}
+            variant = {"kvx": [], "kvx-poll": ["engine=poll"], "kvx-pull": ["mode=pull"], "kvx-pull-poll": ["mode=pull", "engine=poll"],
+                       "kvx-aot": []}
+            aot = []
+            if self.impl == "kvx-aot" or getattr(a, "training", False):
+                # JDK 25's AOT cache, one per role, trained by a short run of the same benchmark (--aot-dir)
+                cache = os.path.join(a.aot_dir, f"kvx-{role}.aot")
+                aot = [f"-XX:AOTCacheOutput={cache}"] if getattr(a, "training", False) else [f"-XX:AOTCache={cache}"]
             return [a.java, "--enable-native-access=ALL-UNNAMED", f"-Dkvx.native.dir={a.native}",
-                    f"-Dkvx.hugePages={'true' if a.hugepages else 'false'}"] + a.jvm_args.split() + [
+                    f"-Dkvx.hugePages={'true' if a.hugepages else 'false'}"] + aot + a.jvm_args.split() + [
                 "-cp", a.jar, "dev.kvx.bench.RequestBench"] + common + variant[self.impl]
         if self.impl in ("c", "c-pull"):
             return [a.cbin] + common + knobs + (["mode=pull"] if self.impl == "c-pull" else [])
@@ -288,6 +294,7 @@ def main():
                     help="DRAM pools on transparent huge pages (1: what kvx's HostBuffer and numpy do) or 4 KiB pages (0), "
                          "the same for all")
     ap.add_argument("--threads", type=int, default=1, help="read per-thread CPU from /proc at the marks")
+    ap.add_argument("--aot-dir", default="", help="where kvx-aot's AOT caches go (trained first by a short run); default OUT/aot")
     a = ap.parse_args()
     impls = a.impls.split(",")
     shapes = [tuple(int(x) for x in s.split("x")) for s in a.shapes.split(",")]
@@ -306,6 +313,19 @@ def main():
     os.close(fd)
     rows, trows = [], []
     load0 = open("/proc/loadavg").read().split()[0]
+    if "kvx-aot" in impls:
+        a.aot_dir = a.aot_dir or os.path.join(a.out, "aot")
+        os.makedirs(a.aot_dir, exist_ok=True)
+        for f in os.listdir(a.aot_dir):
+            os.remove(os.path.join(a.aot_dir, f))
+        # training: one short run of each shape with AOTCacheOutput (the JVM writes the cache at exit)
+        a.training, a.round = True, -1
+        for (blocks, bb), count in zip(shapes, counts):
+            a.count = lambda cell, c=count: min(200, a.startup if cell == "startup" else c[cell])
+            t = Run(a, "kvx-aot", blocks, bb).run()
+            print(f"request_driver: AOT training run {t.tag}: " + ("failed: " + t.failed if t.failed else "ok"), file=sys.stderr)
+            break  # one cache per role; the first shape exercises the same code as the others
+        a.training = False
     best = {}  # (impl, shape, cell) -> (req/s, rows, thread rows)
     marks = open(os.path.join(a.out, "requests-marks.tsv"), "w")
     for a.round in range(a.rounds):

@@ -6,10 +6,11 @@ import os
 BEGIN = "<!-- whole-requests:begin -->"
 END = "<!-- whole-requests:end -->"
 IMPLS = (("kvx", "kvx transceiver (engine thread)"), ("kvx-poll", "kvx transceiver, caller-driven poll()"),
+         ("kvx-aot", "kvx transceiver, JDK 25 AOT cache (trained by a short run)"),
          ("c", "C, same protocol"), ("python", "NIXL Python API, same protocol"),
          ("kvx-pull", "kvx transceiver, pull mode (READ)"), ("kvx-pull-poll", "kvx, pull mode, caller-driven"),
          ("c-pull", "C, one-sided READ (pull)"), ("cuda-d2d", "cudaMemcpy D2D block by block, one process"))
-KVX_PUSH = (("kvx", "engine thread"), ("kvx-poll", "caller-driven"))
+KVX_PUSH = (("kvx", "engine thread"), ("kvx-poll", "caller-driven"), ("kvx-aot", "engine thread, AOT cache"))
 
 
 def _cells(data):

@@ -75,8 +75,8 @@ final class RequestBenchKit {
                     die("needs " + k + "= (see jmh/c/request_bench_common.h)");
                 }
             }
-            if (!a.get("mode").equals("push")) {
-                die("kvx's transceiver has push mode only (mode=" + a.get("mode") + ")");
+            if (!a.get("mode").equals("push") && !a.get("mode").equals("pull")) {
+                die("mode must be push or pull, got " + a.get("mode"));
             }
             return a;
         }
