@@ -61,6 +61,12 @@ import org.junit.jupiter.params.provider.EnumSource;
  * windows gave the same in the manual runs of {@link RevocationVramMain} with {@code dram}.
  */
 class RevocationTest {
+    /**
+     * UCX over TCP only, for data; {@code cuda_copy} beside it because NIXL refuses a UCX_TLS without CUDA
+     * support where a GPU is present ("Invalid UCX_TLS=tcp for NIXL UCX backend"); without a GPU UCX skips it.
+     */
+    static final String TCP_TLS = "tcp,cuda_copy";
+
     /** The transports tested: NIXL's UCX params and the UCX environment of both processes. */
     enum Transport {
         /** NIXL's defaults: error handling peer; lanes rma_am(tcp/lo), put via cma. */
@@ -68,9 +74,9 @@ class RevocationTest {
         /** Error handling none: shared memory only (sysv/posix lanes, put via cma), no keepalive. */
         CMA_NONE("ucx_error_handling_mode=none", Map.of(), "cma/memory", "rma(sysv/memory posix/memory)", false),
         /** Forced TCP, error handling peer: put emulated over active messages on tcp/lo. */
-        TCP_PEER("", Map.of("UCX_TLS", "tcp"), "tcp/lo", "rma_am(tcp/lo)", true),
+        TCP_PEER("", Map.of("UCX_TLS", TCP_TLS), "tcp/lo", "rma_am(tcp/lo)", true),
         /** Forced TCP, error handling none. */
-        TCP_NONE("ucx_error_handling_mode=none", Map.of("UCX_TLS", "tcp"), "tcp/lo", "rma_am(tcp/lo)", true);
+        TCP_NONE("ucx_error_handling_mode=none", Map.of("UCX_TLS", TCP_TLS), "tcp/lo", "rma_am(tcp/lo)", true);
 
         final String params;
         final Map<String, String> env;
