@@ -12,19 +12,24 @@
 #                    process; write it with  python3 jmh/write_benchmarks.py --requests-only --results <fetched>/bench
 #                    --out BENCHMARKS-H100-host.md --java none --command x
 #   --requests-only  only that; REQUESTS_ARGS adds options of jmh/request_driver.py (e.g. "--impls kvx,c")
+#   --requests-dram  only the request-level benchmark in host memory (the DRAM configurations of
+#                    jmh/run-benchmarks.sh: 64 x 16 KiB and 12 x 448 KiB, 1 and 16 in flight, startup) on this
+#                    machine's 16 cores, into $OUT/bench-dram; REQUESTS_ARGS as above
 set -euo pipefail
 calls=1
 requests=0
+dram=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --requests) requests=1 ;;
     --requests-only) requests=1; calls=0 ;;
-    *) echo "device-bench: unknown option $1 (--requests, --requests-only)" >&2; exit 2 ;;
+    --requests-dram) dram=1; calls=0 ;;
+    *) echo "device-bench: unknown option $1 (--requests, --requests-only, --requests-dram)" >&2; exit 2 ;;
   esac
   shift
 done
 . "$(dirname "$0")/device-env.sh"
-out=${OUT:-$root/device-out}/bench; mkdir -p "$out"
+out=${OUT:-$root/device-out}/bench$([[ $dram == 1 ]] && echo -dram); mkdir -p "$out"
 java=("$java" "${opts[@]}")
 jar="$root/.device/bench/kvx-benchmarks.jar"
 { lscpu | grep -E "^Model name" | sed 's/Model name: *//'; nproc; uname -r; "$work/jre/bin/java" -version 2>&1 | head -1
@@ -59,5 +64,15 @@ if [[ $requests == 1 ]]; then
     --inflight 1,4 --startup 0 --rounds 1 --run-timeout 120 \
     --shapes "1x$((2 * mib)),8x$((2 * mib)),32x$((2 * mib)),128x$((2 * mib)),32x$((64 * kib)),256x$((64 * kib)),1024x$((64 * kib)),4096x$((64 * kib))" \
     --counts "1000:2000,400:800,150:300,50:100,1000:2000,400:800,150:300,50:100" ${REQUESTS_ARGS:-}
+  cat "$out/requests-settings.txt"
+fi
+
+if [[ $dram == 1 ]]; then
+  echo "== whole requests in host memory (two processes)" >&2
+  # shellcheck disable=SC2086 # REQUESTS_ARGS is a list of options
+  LD_LIBRARY_PATH="$work/native/nixl/.nixl_cu13.mesonpy.libs" PYTHONUNBUFFERED=1 \
+  python3 "$root/jmh/request_driver.py" --out "$out" --mem dram --java "$java" --native "$work/native" \
+    --jar "$root/.device/bench/kvx-benchmarks.jar" --cbin "$root/.device/bench/request_bench" --pypath "$work/native/nixl" \
+    --rounds 1 --run-timeout 120 ${REQUESTS_ARGS:-}
   cat "$out/requests-settings.txt"
 fi

@@ -22,10 +22,9 @@ probe() { # label, then env assignments
     --jar "$root/.device/bench/kvx-benchmarks.jar" --cbin "$root/.device/bench/request_bench" --impls c,c-pull \
     --inflight 1 --startup 0 --rounds 1 --warmup 5 --run-timeout 60 --quiet-wait 0 --shapes "$shape" --counts "$count" \
     2>&1 | grep -E "request_driver: (round|.*FAILED)" | sed 's/^request_driver: //' >> "$res"
-  # the protocols UCX chose for the data (rendezvous put/get over cuda memory), from both processes
-  cat "$dir"/ucx/ucx.*.log 2>/dev/null | awk '/ucp_(put|get)|remote memory|cuda memory/ {n=8} n-- > 0' | sed 's/^\[[^]]*\] *//' \
-    | awk '!seen[$0]++' | head -60 >> "$res"
-  ls "$dir"/ucx | head -3 >> "$res"; du -sh "$dir/ucx" >> "$res"
+  # RMA protocols (ucp_put/ucp_get) that involve cuda memory, each with its table, once
+  cat "$dir"/ucx/ucx.*.log 2>/dev/null | sed 's/^\[[^]]*\] *//' \
+    | awk '/remote memory (read|write)/ {n = ($0 ~ /cuda/) ? 7 : 0} n-- > 0' | awk '!seen[$0]++' | head -40 >> "$res"
 }
 probe default
 probe rndv-get-zcopy UCX_RNDV_SCHEME=get_zcopy
@@ -33,4 +32,6 @@ probe rndv-put-zcopy UCX_RNDV_SCHEME=put_zcopy
 probe tls-cuda UCX_TLS=cuda_ipc,cuda_copy,self,sm
 probe no-cuda-ipc-cache UCX_CUDA_IPC_CACHE=n
 probe rndv-thresh0 UCX_RNDV_THRESH=0
+probe errmode-none KVX_UCX_PARAMS=ucx_error_handling_mode=none
+probe errmode-none-get-zcopy KVX_UCX_PARAMS=ucx_error_handling_mode=none UCX_RNDV_SCHEME=get_zcopy
 cat "$res"

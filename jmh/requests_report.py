@@ -7,10 +7,13 @@ BEGIN = "<!-- whole-requests:begin -->"
 END = "<!-- whole-requests:end -->"
 IMPLS = (("kvx", "kvx transceiver (engine thread)"), ("kvx-poll", "kvx transceiver, caller-driven poll()"),
          ("kvx-aot", "kvx transceiver, JDK 25 AOT cache (trained by a short run)"),
+         ("kvx-warm", "kvx transceiver, builder's JIT warm-up (2,000 requests between twins at build)"),
+         ("kvx-warm-poll", "kvx, JIT warm-up, caller-driven"), ("kvx-warm-pull", "kvx, JIT warm-up, pull mode"),
          ("c", "C, same protocol"), ("python", "NIXL Python API, same protocol"),
          ("kvx-pull", "kvx transceiver, pull mode (READ)"), ("kvx-pull-poll", "kvx, pull mode, caller-driven"),
          ("c-pull", "C, one-sided READ (pull)"), ("cuda-d2d", "cudaMemcpy D2D block by block, one process"))
-KVX_PUSH = (("kvx", "engine thread"), ("kvx-poll", "caller-driven"), ("kvx-aot", "engine thread, AOT cache"))
+KVX_PUSH = (("kvx", "engine thread"), ("kvx-poll", "caller-driven"), ("kvx-aot", "engine thread, AOT cache"), ("kvx-warm", "engine thread, JIT warm-up"),
+            ("kvx-warm-poll", "caller-driven, JIT warm-up"))
 
 
 def _cells(data):

@@ -571,6 +571,7 @@ public final class CacheTransceiver implements AutoCloseable {
         java.net.InetSocketAddress listen;
         String etcdEndpoints;
         String etcdNamespace;
+        int warmUpRequests;
 
         Builder(String name, KvBlockPool pool) {
             this.name = Objects.requireNonNull(name, "name");
@@ -663,6 +664,26 @@ public final class CacheTransceiver implements AutoCloseable {
          */
         public Builder callerDriven() {
             this.callerDriven = true;
+            return this;
+        }
+
+        /**
+         * Warms the JIT up before {@link #build()} returns: two throwaway transceivers in this process, built
+         * like this one (engine thread or caller-driven, transfer mode, agent settings, UCX parameters) but with
+         * their own small host pools, a fresh secret and no listener, move {@code requests} requests between them
+         * over real NIXL and are closed. A fresh JVM otherwise runs its first few thousand requests through the
+         * interpreter and C1 code while the JIT compiles kvx's request path, at about half the requests per
+         * second (BENCHMARKS.md, startup rows); with 2,000 the build takes some 0.3–1 s longer and the first
+         * real requests run compiled code. Best effort: a warm-up that fails is logged and the build goes on.
+         * Default 0 (none).
+         *
+         * @param requests requests to move, 0 for none (at most 1,000,000)
+         */
+        public Builder warmUp(int requests) {
+            if (requests < 0 || requests > 1_000_000) {
+                throw new IllegalArgumentException("warm-up requests must be 0..1000000, got " + requests);
+            }
+            this.warmUpRequests = requests;
             return this;
         }
 

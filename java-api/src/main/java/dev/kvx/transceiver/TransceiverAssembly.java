@@ -22,6 +22,9 @@ final class TransceiverAssembly {
                     + "can reach this host can connect, and the pool's memory keys go to whoever connects. Use it only on a "
                     + "single trusted host; configure a secret (KVX_SECRET_FILE) otherwise");
         }
+        if (b.warmUpRequests > 0) {
+            TransceiverWarmup.run(b, b.warmUpRequests); // before this agent exists: no peer can reach it yet
+        }
         MetadataStore store = b.etcdEndpoints == null ? null : new MetadataStore(b.etcdEndpoints, b.etcdNamespace, b.name);
         NixlAgent agent = store == null ? NixlAgent.createConfined(b.name, b.agentConfig) : store.createAgent(b.agentConfig);
         ExecutorService owned = null;

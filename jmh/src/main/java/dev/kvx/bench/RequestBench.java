@@ -97,7 +97,11 @@ public final class RequestBench {
         if (callerDriven(a)) {
             b.callerDriven();
         }
-        return b.build();
+        b.warmUp(Integer.parseInt(a.opt("jit_warmup", "0"))); // kvx-warm: the builder's JIT warm-up (twins in this process)
+        long t0 = System.nanoTime();
+        CacheTransceiver t = b.build();
+        System.err.printf("RequestBench: transceiver %s built in %.0f ms%n", a.get("name"), (System.nanoTime() - t0) / 1e6);
+        return t;
     }
 
     private static boolean callerDriven(Args a) {
