@@ -29,7 +29,8 @@ while [[ $# -gt 0 ]]; do
   shift
 done
 . "$(dirname "$0")/device-env.sh"
-out=${OUT:-$root/device-out}/bench$([[ $dram == 1 ]] && echo -dram); mkdir -p "$out"
+suffix=""; [[ $dram == 1 ]] && suffix=-dram
+out=${OUT:-$root/device-out}/bench$suffix; mkdir -p "$out"
 java=("$java" "${opts[@]}")
 jar="$root/.device/bench/kvx-benchmarks.jar"
 { lscpu | grep -E "^Model name" | sed 's/Model name: *//'; nproc; uname -r; "$work/jre/bin/java" -version 2>&1 | head -1

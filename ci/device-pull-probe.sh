@@ -23,15 +23,28 @@ probe() { # label, then env assignments
     --inflight 1 --startup 0 --rounds 1 --warmup 5 --run-timeout 60 --quiet-wait 0 --shapes "$shape" --counts "$count" \
     2>&1 | grep -E "request_driver: (round|.*FAILED)" | sed 's/^request_driver: //' >> "$res"
   # RMA protocols (ucp_put/ucp_get) that involve cuda memory, each with its table, once
-  cat "$dir"/ucx/ucx.*.log 2>/dev/null | sed 's/^\[[^]]*\] *//' \
+  cat "$dir"/ucx/ucx.*.log 2>/dev/null | sed -E 's/^(\[[^]]*\] *)+//' \
     | awk '/remote memory (read|write)/ {n = ($0 ~ /cuda/) ? 7 : 0} n-- > 0' | awk '!seen[$0]++' | head -40 >> "$res"
 }
-probe default
-probe rndv-get-zcopy UCX_RNDV_SCHEME=get_zcopy
-probe rndv-put-zcopy UCX_RNDV_SCHEME=put_zcopy
-probe tls-cuda UCX_TLS=cuda_ipc,cuda_copy,self,sm
-probe no-cuda-ipc-cache UCX_CUDA_IPC_CACHE=n
-probe rndv-thresh0 UCX_RNDV_THRESH=0
-probe errmode-none KVX_UCX_PARAMS=ucx_error_handling_mode=none
-probe errmode-none-get-zcopy KVX_UCX_PARAMS=ucx_error_handling_mode=none UCX_RNDV_SCHEME=get_zcopy
+all() {
+  probe default
+  probe rndv-get-zcopy UCX_RNDV_SCHEME=get_zcopy
+  probe rndv-put-zcopy UCX_RNDV_SCHEME=put_zcopy
+  probe tls-cuda UCX_TLS=cuda_ipc,cuda_copy,self,sm
+  probe no-cuda-ipc-cache UCX_CUDA_IPC_CACHE=n
+  probe rndv-thresh0 UCX_RNDV_THRESH=0
+  probe errmode-none KVX_UCX_PARAMS=ucx_error_handling_mode=none
+  probe errmode-none-get-zcopy KVX_UCX_PARAMS=ucx_error_handling_mode=none UCX_RNDV_SCHEME=get_zcopy
+  probe proto-v1 UCX_PROTO_ENABLE=n
+  probe tls-cuda-tcp UCX_TLS=cuda_ipc,cuda_copy,tcp
+}
+# PROBES="label:VAR=value,VAR=value label2:..." runs those only; default: all of the above
+if [[ -n ${PROBES:-} ]]; then
+  for p in $PROBES; do
+    IFS=, read -r -a kv <<< "${p#*:}"
+    probe "${p%%:*}" "${kv[@]}"
+  done
+else
+  all
+fi
 cat "$res"

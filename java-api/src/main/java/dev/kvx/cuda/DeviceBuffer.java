@@ -65,7 +65,7 @@ public final class DeviceBuffer implements NativeBuffer {
         return live().address();
     }
 
-    /** Copies host bytes to the device at {@code offset}. */
+    /** Copies host bytes to the device at {@code offset}; they are in device memory when it returns (it synchronizes the device). */
     @Override
     public synchronized void copyFromHost(long offset, byte[] src) {
         checkRange(offset, src.length);
@@ -74,6 +74,9 @@ public final class DeviceBuffer implements NativeBuffer {
             Cuda.check(cudaSetDevice(device), "cudaSetDevice", null);
             Cuda.check(cudaMemcpy(MemorySegment.ofAddress(live().address() + offset), staging, src.length,
                     cudaMemcpyHostToDevice()), "cudaMemcpy", "host -> " + this);
+            // cudaMemcpy from pageable memory may return once the bytes are staged, before the DMA lands; a
+            // transfer that another stream or process starts next (UCX's cuda_ipc copy) is not ordered after it
+            Cuda.check(cudaDeviceSynchronize(), "cudaDeviceSynchronize", toString());
         }
     }
 

@@ -15,7 +15,18 @@ final class TransceiverAssembly {
 
     private TransceiverAssembly() {}
 
+    /** Lets pull mode run over a GPU pool anyway (to measure it): {@code -Dkvx.pull.allowVram=true}. */
+    static final String ALLOW_VRAM_PULL = "kvx.pull.allowVram";
+
     static CacheTransceiver build(CacheTransceiver.Builder b) {
+        if (b.config.transferMode() == TransferMode.PULL && b.pool.region().kind() == dev.kvx.memory.MemoryKind.VRAM
+                && !Boolean.getBoolean(ALLOW_VRAM_PULL)) {
+            throw new IllegalArgumentException("kvx " + b.name + ": pull mode (READ) with a pool in GPU memory is refused: "
+                    + "NIXL's UCX moves READs of GPU memory between processes by software emulation (staged copies over "
+                    + "active messages), measured at 0.5-0.7 GB/s and 20-30 ms of CPU per 16 MiB on each side on an H100, "
+                    + "where WRITE goes over cuda_ipc at 50-100 GB/s (BENCHMARKS-H100-host.md). Use TransferMode.PUSH for GPU "
+                    + "pools, or -D" + ALLOW_VRAM_PULL + "=true to measure pull anyway");
+        }
         SharedSecret secret = b.secret != null ? b.secret : SharedSecret.fromConfiguration();
         if (secret.isInsecure()) {
             LOG.log(System.Logger.Level.WARNING, "kvx " + b.name + ": running WITHOUT a secret (insecure mode): any process that "

@@ -252,4 +252,32 @@ class ProtocolModeTest {
             assertTrue(eventually(() -> a.pool().freeBlocks() == a.pool().capacity()), mode + " " + r.p.describe());
         }
     }
+
+    /**
+     * Pull mode over a GPU pool is refused at build, naming the measured reason and what to use instead:
+     * NIXL's UCX emulates READs of GPU memory (0.5-0.7 GB/s on the H100, ci/device-pull-probe.sh). The pool
+     * here reports GPU memory over host bytes, so the check runs without a GPU (it comes before NIXL).
+     */
+    @org.junit.jupiter.api.Test
+    void pullModeWithAGpuPoolIsRefusedAtBuildWithTheReasonAndTheAlternative() {
+        try (dev.kvx.memory.HostBuffer host = dev.kvx.memory.HostBuffer.allocate(TransceiverPair.LAYOUT.blockBytes() * 4, "fake-vram")) {
+            dev.kvx.memory.NativeBuffer gpu = new dev.kvx.memory.NativeBuffer() {
+                public dev.kvx.memory.MemoryKind kind() { return dev.kvx.memory.MemoryKind.VRAM; }
+                public int deviceId() { return 0; }
+                public long size() { return host.size(); }
+                public long address() { return host.address(); }
+                public void copyFromHost(long offset, byte[] src) { host.copyFromHost(offset, src); }
+                public void copyToHost(long offset, byte[] dst) { host.copyToHost(offset, dst); }
+                public void pin() { }
+                public void unpin() { }
+                public void close() { }
+            };
+            dev.kvx.kv.KvBlockPool pool = dev.kvx.kv.KvBlockPool.over(TransceiverPair.LAYOUT, gpu);
+            CacheTransceiver.Builder b = CacheTransceiver.builder("pull-vram", pool).secret(SharedSecret.generate())
+                    .config(CacheTransceiverConfig.defaults().withTransferMode(TransferMode.PULL));
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, b::build);
+            assertTrue(e.getMessage().contains("pull mode") && e.getMessage().contains("TransferMode.PUSH")
+                    && e.getMessage().contains("kvx.pull.allowVram"), e.getMessage());
+        }
+    }
 }
