@@ -430,10 +430,16 @@ public final class CacheTransceiver implements AutoCloseable {
     }
 
     /**
-     * Graceful shutdown for rolling restarts: takes no new requests, lets those in flight finish (each
-     * still within its own deadline) and waits for peers to prove abandoned transfers over, up to
-     * {@code timeout}; then {@link #close() closes}.
+     * Graceful shutdown for rolling restarts: takes no new requests (a later {@code send} or
+     * {@code receive} fails at once), lets those in flight finish, each within its own deadline, and waits
+     * for peers to prove abandoned transfers over (so no block is left quarantined), up to {@code timeout};
+     * then {@link #close() closes}, which ends whatever is still live CANCELLED. Take the worker out of
+     * the router first, then drain (e.g. from a shutdown hook on SIGTERM), then exit:
+     * {@snippet class=dev.kvx.snippets.ApiSnippets region=drain}
+     * Idempotent and safe from any thread, concurrently with {@code close()} and from inside an outcome
+     * callback; in caller-driven mode it drives the engine itself while it waits.
      *
+     * @param timeout how long to wait for the live requests and the peers' proofs
      * @return true if everything finished and nothing was held when it closed
      */
     public boolean drain(Duration timeout) {
@@ -455,11 +461,13 @@ public final class CacheTransceiver implements AutoCloseable {
     }
 
     /**
-     * Closes: stops taking requests; every accepted one still queued or live ends CANCELLED (the peer is
-     * told); the engine releases every slot, transfer and block it held (blocks a peer's transfer may
-     * still touch stay quarantined in the pool), then the NIXL agent. Idempotent and safe from any
-     * thread, concurrently, and from inside an outcome callback. Waits up to the config's
-     * {@code closeTimeout} for the engine to end (not when called on the engine's own thread).
+     * Closes at once: stops taking requests; every accepted one still queued or live ends CANCELLED (the
+     * peer is told, so its side ends too instead of waiting for its deadline); the engine releases every
+     * slot, transfer and block it held (blocks a peer's transfer may still touch stay quarantined in the
+     * pool), then the NIXL agent. For a rolling restart prefer {@link #drain(Duration)}, which lets live
+     * requests finish first; {@code close()} is the hard stop (and what {@code drain} ends with).
+     * Idempotent and safe from any thread, concurrently, and from inside an outcome callback. Waits up to
+     * the config's {@code closeTimeout} for the engine to end (not when called on the engine's own thread).
      */
     @Override
     public void close() {
@@ -555,7 +563,9 @@ public final class CacheTransceiver implements AutoCloseable {
 
     /**
      * Builds a {@link CacheTransceiver}, in the style of {@code HttpClient.Builder}. Only the name and the
-     * pool are required; the secret comes from {@link SharedSecret#fromConfiguration()} unless set.
+     * pool are required; the secret comes from {@link SharedSecret#fromConfiguration()} unless set. A
+     * server typically sets these:
+     * {@snippet class=dev.kvx.snippets.ApiSnippets region=builder}
      */
     public static final class Builder {
         final String name;
@@ -690,7 +700,7 @@ public final class CacheTransceiver implements AutoCloseable {
         /**
          * Creates the NIXL agent and its UCX backend, registers the pool, and starts the engine.
          *
-         * @throws dev.kvx.internal.NativeLibraryException if NIXL is missing (saying what to install)
+         * @throws dev.kvx.NativeLibraryException if NIXL is missing (saying what to install)
          * @throws IllegalArgumentException if no secret is set or configured
          */
         public CacheTransceiver build() {
