@@ -449,13 +449,36 @@ public final class CacheTransceiver implements AutoCloseable {
             }
         }
         long deadline = System.nanoTime() + CacheTransceiverConfig.nanos(timeout);
-        while (!engine.isQuiescent() && !engine.isTerminated() && System.nanoTime() - deadline < 0) {
+        boolean clean = false;
+        long quietUntilTick = -1; // quiescence seen from here is believed only after two more engine ticks
+        Thread me = Thread.currentThread();
+        boolean insideTick = (runner != null && me == runner.thread()) || polling.get() == me; // no tick can pass
+        while (!engine.isTerminated() && System.nanoTime() - deadline < 0) {
+            long ticks = engine.counters().ticks.get(); // read first: the gauges below are at least as new
+            if (!engine.isQuiescent()) {
+                quietUntilTick = -1;
+            } else if (insideTick) {
+                clean = true;
+                break;
+            } else if (quietUntilTick < 0) {
+                // The engine takes commands in at the start of a tick and publishes its live count at the end
+                // (after counting the tick): in between, a submitted request is in neither. Two ticks later, the
+                // tick that may have been in that gap has published.
+                quietUntilTick = ticks + 2;
+            } else if (ticks >= quietUntilTick) {
+                clean = true;
+                break;
+            }
             if (runner == null) {
                 tryPoll();
+            } else {
+                runner.wake();
             }
             LockSupport.parkNanos(1_000_000);
         }
-        boolean clean = engine.isQuiescent();
+        if (!clean && engine.isTerminated()) {
+            clean = engine.isQuiescent();
+        }
         close();
         return clean;
     }
