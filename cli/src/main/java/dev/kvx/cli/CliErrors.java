@@ -13,11 +13,22 @@ final class CliErrors {
     static int onBadUsage(CommandLine.ParameterException e, String[] args) {
         CommandLine cl = e.getCommandLine();
         PrintWriter err = cl.getErr();
-        err.println(cl.getCommandSpec().qualifiedName() + ": " + e.getMessage());
+        err.println(cl.getCommandSpec().qualifiedName() + ": " + message(e, cl));
         CommandLine.UnmatchedArgumentException.printSuggestions(e, err);
         err.println("Try '" + cl.getCommandSpec().qualifiedName() + " --help' for more information.");
         err.flush();
         return cl.getCommandSpec().exitCodeOnInvalidInput();
+    }
+
+    /** picocli's message, except that a word where a command belongs is called an unknown command. */
+    private static String message(CommandLine.ParameterException e, CommandLine cl) {
+        if (e instanceof CommandLine.UnmatchedArgumentException u && !cl.getSubcommands().isEmpty()
+                && !u.getUnmatched().isEmpty() && !u.getUnmatched().getFirst().startsWith("-")) {
+            String commands = cl.getSubcommands().entrySet().stream().filter(c -> !c.getValue().getCommandSpec().usageMessage().hidden())
+                    .map(java.util.Map.Entry::getKey).collect(java.util.stream.Collectors.joining(", "));
+            return "unknown command '" + u.getUnmatched().getFirst() + "' (commands: " + commands + ")";
+        }
+        return e.getMessage();
     }
 
     /** A failure inside a command: one line with the cause chain (the stack trace at DEBUG); status 1. */

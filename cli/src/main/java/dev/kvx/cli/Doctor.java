@@ -44,7 +44,9 @@ final class Doctor implements Callable<Integer> {
         } else {
             out.println("  native access NOT enabled: the JVM warns at kvx's first native call and a later JDK will refuse it;"
                     + " start java with " + NativeLibraries.nativeAccessFlag()
-                    + " (on the module path: --enable-native-access=<kvx's module>; on the class path: ALL-UNNAMED)");
+                    + " (kvx on the module path: --enable-native-access=dev.kvx,dev.kvx.bindings;"
+                    + " on the class path: --enable-native-access=ALL-UNNAMED; a runnable jar: Enable-Native-Access: ALL-UNNAMED"
+                    + " in its manifest)");
         }
         out.println("  native dir  " + NativeLibraries.nativeDir() + (Files.isDirectory(NativeLibraries.nativeDir()) ? "" : " (absent)"));
         Path manifest = NativeLibraries.nativeDir().resolve("MANIFEST");

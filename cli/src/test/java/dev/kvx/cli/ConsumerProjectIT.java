@@ -13,10 +13,12 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * kvx as a serving team consumes it: the project in {@code consumer/} sits outside the reactor, imports
- * {@code kvx-bom}, depends on the installed {@code kvx-api}, is a named module ({@code requires dev.kvx}),
- * and runs under JPMS with native access granted by module name, finding NIXL in a pip-installed
- * {@code nixl-cu13} (a throwaway venv) — no native folder, no checkout in its working directory. It moves a
- * request between two transceivers over real NIXL and verifies every byte.
+ * {@code kvx-bom}, depends on the installed {@code kvx-api} and {@code kvx-micrometer}, is a named module
+ * ({@code requires dev.kvx; requires dev.kvx.micrometer}), and runs under JPMS with native access granted by
+ * module name, finding NIXL in a pip-installed {@code nixl-cu13} (a throwaway venv) — no native folder, no
+ * checkout in its working directory. It moves a request between two transceivers over real NIXL, verifies
+ * every byte and reads the outcome from a Micrometer registry. Run again without the flag, kvx names the
+ * exact flag for both of its modules.
  */
 class ConsumerProjectIT {
     @TempDir
@@ -51,11 +53,19 @@ class ConsumerProjectIT {
         env.put("KVX_NIXL_LIB", null);
         env.put("KVX_PYTHON", python.toString());
         env.put("NIXL_LOG_LEVEL", "ERROR");
-        ChildJvm.Result run = ChildJvm.exec(dir, env, List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "--enable-native-access=dev.kvx,dev.kvx.bindings", "-p", classes + File.pathSeparator + lib,
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        String modulePath = classes + File.pathSeparator + lib;
+        ChildJvm.Result run = ChildJvm.exec(dir, env, List.of(java, "--enable-native-access=dev.kvx,dev.kvx.bindings", "-p", modulePath,
                 "-m", "dev.kvx.example/dev.kvx.example.ConsumerMain"));
         assertEquals(0, run.status(), "consumer run: " + run.out() + run.err());
         assertTrue(run.out().contains("consumer: OK, module dev.kvx moved 8 blocks"), run.out());
+        assertTrue(run.out().contains("Micrometer (module dev.kvx.micrometer) counted it"), run.out());
         assertFalse(run.err().contains("WARNING: A restricted method"), "native access granted by module name: " + run.err());
+        assertFalse(run.err().contains("native access is not enabled"), run.err());
+
+        ChildJvm.Result noFlag = ChildJvm.exec(dir, env, List.of(java, "-p", modulePath, "-m", "dev.kvx.example/dev.kvx.example.ConsumerMain"));
+        assertEquals(0, noFlag.status(), "without the flag the JDK only warns: " + noFlag.out() + noFlag.err());
+        assertTrue(noFlag.err().contains("native access is not enabled for kvx; start java with --enable-native-access=dev.kvx,dev.kvx.bindings"),
+                "kvx names the flag for both modules: " + noFlag.err());
     }
 }

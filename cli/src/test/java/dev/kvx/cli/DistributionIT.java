@@ -15,7 +15,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The distribution (target/kvx-&lt;version&gt;: bin/kvx + lib/) copied to a folder outside the checkout
  * runs on its own: --version, doctor with the natives named by KVX_NATIVE_DIR, doctor's error when no
- * natives are anywhere, and a short soak (the worker processes start from the distribution's jars).
+ * natives are anywhere, and a short soak (the worker processes start from the distribution's jars). And
+ * {@code java -jar target/kvx-cli.jar} runs without a native-access flag (its manifest grants it).
  */
 class DistributionIT {
     @TempDir
@@ -62,6 +63,23 @@ class DistributionIT {
         assertTrue(doctor.out().contains("UCX backend created: OK"), doctor.out());
         assertTrue(doctor.out().contains("found through: native folder"), doctor.out());
         assertFalse(doctor.err().contains("WARNING: A restricted method"), doctor.err());
+    }
+
+    @Test
+    void theRunnableJarEnablesNativeAccessThroughItsManifest() throws Exception {
+        Path jar = Path.of(System.getProperty("kvx.jar"));
+        try (java.util.jar.JarFile j = new java.util.jar.JarFile(jar.toFile())) {
+            assertEquals("ALL-UNNAMED", j.getManifest().getMainAttributes().getValue("Enable-Native-Access"));
+        }
+        Map<String, String> env = new HashMap<>();
+        env.put("KVX_NATIVE_DIR", System.getProperty("kvx.native.dir"));
+        env.put("NIXL_LOG_LEVEL", "ERROR");
+        ChildJvm.Result doctor = ChildJvm.exec(away, env, List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-jar", jar.toString(), "doctor"));
+        assertEquals(0, doctor.status(), doctor.out() + doctor.err());
+        assertTrue(doctor.out().contains("native access enabled (--enable-native-access=ALL-UNNAMED)"), doctor.out());
+        assertFalse(doctor.err().contains("WARNING: A restricted method") || doctor.err().contains("native access is not enabled"),
+                "java -jar needs no flag: " + doctor.err());
     }
 
     @Test

@@ -56,6 +56,17 @@ class MainTest {
         assertEquals(r.out(), viaHelp.out(), "'kvx help <command>' prints the same as '--help'");
     }
 
+    @ParameterizedTest
+    @ValueSource(strings = {"worker", "hostile"})
+    void theHiddenCommandsHaveHelpAndVersionToo(String command) {
+        Result r = run(command, "--help");
+        assertEquals(0, r.status(), r.err());
+        assertTrue(r.out().startsWith("Usage: kvx " + command), r.out());
+        Result v = run(command, "--version");
+        assertEquals(0, v.status(), v.err());
+        assertEquals(run("--version").out(), v.out());
+    }
+
     @Test
     void helpListsTheCommandsButNotTheHiddenWorker() {
         String help = run("--help").out();
@@ -89,7 +100,11 @@ class MainTest {
     void badUsageGivesAClearErrorAndStatus2() {
         Result unknown = run("frobnicate");
         assertEquals(2, unknown.status());
-        assertTrue(unknown.err().contains("'frobnicate'") && unknown.err().contains("Try 'kvx --help'"), unknown.err());
+        assertTrue(unknown.err().contains("kvx: unknown command 'frobnicate' (commands: doctor, demo, soak, help)")
+                && unknown.err().contains("Try 'kvx --help'"), unknown.err());
+        Result misspelt = run("docter");
+        assertEquals(2, misspelt.status());
+        assertTrue(misspelt.err().contains("Did you mean") && misspelt.err().contains("doctor"), misspelt.err());
         Result badSize = run("demo", "--size", "lots");
         assertEquals(2, badSize.status());
         assertTrue(badSize.err().contains("cannot read size 'lots' (examples: 4096, 64KiB, 64MiB, 1GiB)"), badSize.err());

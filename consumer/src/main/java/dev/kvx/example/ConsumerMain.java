@@ -1,11 +1,14 @@
 package dev.kvx.example;
 
 import dev.kvx.kv.KvBlockPool;
+import dev.kvx.micrometer.TransceiverMeterBinder;
 import dev.kvx.kv.KvCacheLayout;
 import dev.kvx.transceiver.CacheTransceiver;
 import dev.kvx.transceiver.LlmRequest;
 import dev.kvx.transceiver.SharedSecret;
 import dev.kvx.transceiver.TransferOutcome;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.time.Duration;
@@ -15,8 +18,8 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * Moves one request of 8 KV blocks from a context transceiver to a generation transceiver through kvx's
- * public API (control channel on loopback, shared secret), verifies every byte, and prints one line
- * {@code consumer: OK ...}. Exit status 0 on success.
+ * public API (control channel on loopback, shared secret), verifies every byte, reads the outcome back
+ * from a Micrometer registry, and prints one line {@code consumer: OK ...}. Exit status 0 on success.
  */
 public final class ConsumerMain {
     private ConsumerMain() {}
@@ -34,6 +37,8 @@ public final class ConsumerMain {
              CacheTransceiver ctx = CacheTransceiver.builder("consumer-ctx", ctxPool).secret(secret)
                      .listen(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0)).build();
              CacheTransceiver gen = CacheTransceiver.builder("consumer-gen", genPool).secret(secret).build()) {
+            MeterRegistry registry = new SimpleMeterRegistry();
+            new TransceiverMeterBinder(gen).bindTo(registry);
             String ctxName = gen.connect(ctx.controlAddress(), t);
             ctx.awaitConnected(gen.name(), t);
             LlmRequest c = ctx.createRequest(1, 8);
@@ -57,8 +62,13 @@ public final class ConsumerMain {
             }
             c.close();
             g.close();
+            double completed = registry.get("kvx.transceiver.requests").tag("outcome", "completed").functionCounter().count();
+            if (completed != 1) {
+                throw new IllegalStateException("Micrometer counted " + completed + " completed requests, not 1");
+            }
             System.out.println("consumer: OK, module " + kvx.getName() + " moved 8 blocks (" + 8 * layout.blockBytes()
-                    + " B) from " + ctxName + " to " + gen.name() + ", verified, in " + in.latencyNanos() / 1000 + " us");
+                    + " B) from " + ctxName + " to " + gen.name() + ", verified, in " + in.latencyNanos() / 1000 + " us;"
+                    + " Micrometer (module " + TransceiverMeterBinder.class.getModule().getName() + ") counted it");
         }
     }
 }

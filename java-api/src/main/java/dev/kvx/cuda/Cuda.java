@@ -2,8 +2,8 @@ package dev.kvx.cuda;
 
 import static dev.kvx.internal.gen.cudart.CudaRuntime.*;
 
+import dev.kvx.NativeLibraryException;
 import dev.kvx.internal.NativeLibraries;
-import dev.kvx.internal.NativeLibraryException;
 import dev.kvx.internal.gen.cudart.cudaDeviceProp;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;

@@ -16,6 +16,10 @@ import java.lang.invoke.MethodHandle;
  * {@link System#getenv} only snapshots at JVM start).
  */
 public final class Libc {
+    static {
+        NativeLibraries.warnIfNativeAccessOff(); // before the first restricted call below
+    }
+
     private static final Linker LINKER = Linker.nativeLinker();
     private static final MethodHandle FREE = LINKER.downcallHandle(
             LINKER.defaultLookup().find("free").orElseThrow(),

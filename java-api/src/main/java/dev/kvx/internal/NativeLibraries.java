@@ -1,5 +1,6 @@
 package dev.kvx.internal;
 
+import dev.kvx.NativeLibraryException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
@@ -41,6 +42,7 @@ public final class NativeLibraries {
     private static boolean nixlLoaded;
     private static NativeLibraryException cudartFailure;
     private static boolean cudartLoaded;
+    private static final java.util.concurrent.atomic.AtomicBoolean NATIVE_ACCESS_CHECKED = new java.util.concurrent.atomic.AtomicBoolean();
 
     private NativeLibraries() {}
 
@@ -109,6 +111,7 @@ public final class NativeLibraries {
     }
 
     private static void load(NativeLocator.Spec spec, String hint) {
+        warnIfNativeAccessOff();
         if (locator == null) {
             locator = new NativeLocator(NativeLocator.Environment.current());
         }
@@ -130,22 +133,43 @@ public final class NativeLibraries {
     }
 
     /**
-     * Whether kvx's module may call native code without warnings ({@code --enable-native-access}).
+     * Whether every module of kvx that calls native code may do so without warnings
+     * ({@code --enable-native-access}): {@code dev.kvx} and {@code dev.kvx.bindings} on the module path,
+     * the unnamed module on the class path.
      *
-     * @return true when native access is enabled for kvx's module (or the class path)
+     * @return true when native access is enabled for all of them
      */
     public static boolean nativeAccessEnabled() {
-        return NativeLibraries.class.getModule().isNativeAccessEnabled();
+        return nativeModules().stream().allMatch(Module::isNativeAccessEnabled);
     }
 
     /**
-     * The JVM flag that enables native access for kvx as it is loaded now.
+     * The exact JVM flag that enables native access for kvx as it is loaded now.
      *
-     * @return {@code --enable-native-access=<module>} on the module path, {@code ALL-UNNAMED} on the class path
+     * @return {@code --enable-native-access=dev.kvx,dev.kvx.bindings} on the module path,
+     *         {@code --enable-native-access=ALL-UNNAMED} on the class path
      */
     public static String nativeAccessFlag() {
-        Module m = NativeLibraries.class.getModule();
-        return "--enable-native-access=" + (m.isNamed() ? m.getName() : "ALL-UNNAMED");
+        return "--enable-native-access=" + String.join(",", nativeModules().stream()
+                .map(m -> m.isNamed() ? m.getName() : "ALL-UNNAMED").distinct().toList());
+    }
+
+    /** The modules whose code calls restricted FFM methods: kvx's own and the generated bindings'. */
+    private static List<Module> nativeModules() {
+        Module api = NativeLibraries.class.getModule();
+        Module bindings = dev.kvx.internal.gen.nixl.NixlCapi.class.getModule();
+        return api.equals(bindings) ? List.of(api) : List.of(api, bindings);
+    }
+
+    /**
+     * Logs once, at WARNING, when native access is off, with the exact flag: the JVM's own warning names
+     * only the first module that called, and a later JDK refuses the call instead of warning.
+     */
+    static void warnIfNativeAccessOff() { // not synchronized: called from Libc's class initializer
+        if (NATIVE_ACCESS_CHECKED.compareAndSet(false, true) && !nativeAccessEnabled()) {
+            LOG.log(System.Logger.Level.WARNING, "native access is not enabled for kvx; start java with {0} (the JVM "
+                    + "warns at kvx''s first native call, and a later JDK will refuse it)", nativeAccessFlag());
+        }
     }
 
     /** Reads a NUL-terminated string NIXL or CUDA returned; an empty string for NULL. */

@@ -118,16 +118,19 @@ final class NativeLocator {
 
     private Search afterCheckout(Spec spec, List<String> looked) {
         if (env.codeLocation().isPresent()) {
-            for (Path p = env.codeLocation().get().toAbsolutePath().getParent(); p != null; p = p.getParent()) {
+            boolean seen = false;
+            for (Path p = env.codeLocation().get().toAbsolutePath().getParent(); p != null && !seen; p = p.getParent()) {
                 if (Files.isDirectory(p.resolve(".native"))) {
                     Optional<Search> s = fileIn(p.resolve(".native"), spec, "the kvx jar's checkout's", looked);
                     if (s.isPresent()) {
                         return s.get();
                     }
-                    break;
+                    seen = true; // the nearest one only; fileIn said what it lacks
                 }
             }
-            looked.add("no .native/ above the kvx jar " + env.codeLocation().get());
+            if (!seen) {
+                looked.add("no .native/ above the kvx jar " + env.codeLocation().get());
+            }
         }
         for (Path p : spec.systemPaths()) {
             if (Files.isRegularFile(p)) {

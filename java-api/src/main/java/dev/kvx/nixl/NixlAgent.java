@@ -34,6 +34,10 @@ import java.util.concurrent.locks.LockSupport;
  * required order, open transfers, registrations, the notification map, backend wrappers and the agent
  * itself; it is idempotent and thread-safe, and any later use of the agent or of what it owned throws
  * {@link AlreadyClosedException}.
+ *
+ * <p>Two agents in one process, a WRITE with a completion notification (across processes, the metadata
+ * bytes travel to the peer instead of {@link #loadRemoteMetadata} being called with them here):
+ * {@snippet class=dev.kvx.snippets.ApiSnippets region=transfer}
  */
 public final class NixlAgent implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(NixlAgent.class.getName());
@@ -77,7 +81,7 @@ public final class NixlAgent implements AutoCloseable {
     }
 
     /**
-     * Creates an agent. Loads NIXL on first use ({@link dev.kvx.internal.NativeLibraryException} if it
+     * Creates an agent. Loads NIXL on first use ({@link dev.kvx.NativeLibraryException} if it
      * is missing, with the command that installs it).
      *
      * @param name unique among the agents that will talk to each other

@@ -430,10 +430,16 @@ public final class CacheTransceiver implements AutoCloseable {
     }
 
     /**
-     * Graceful shutdown for rolling restarts: takes no new requests, lets those in flight finish (each
-     * still within its own deadline) and waits for peers to prove abandoned transfers over, up to
-     * {@code timeout}; then {@link #close() closes}.
+     * Graceful shutdown for rolling restarts: takes no new requests (a later {@code send} or
+     * {@code receive} fails at once), lets those in flight finish, each within its own deadline, and waits
+     * for peers to prove abandoned transfers over (so no block is left quarantined), up to {@code timeout};
+     * then {@link #close() closes}, which ends whatever is still live CANCELLED. Take the worker out of
+     * the router first, then drain (e.g. from a shutdown hook on SIGTERM), then exit:
+     * {@snippet class=dev.kvx.snippets.ApiSnippets region=drain}
+     * Idempotent and safe from any thread, concurrently with {@code close()} and from inside an outcome
+     * callback; in caller-driven mode it drives the engine itself while it waits.
      *
+     * @param timeout how long to wait for the live requests and the peers' proofs
      * @return true if everything finished and nothing was held when it closed
      */
     public boolean drain(Duration timeout) {
@@ -443,23 +449,48 @@ public final class CacheTransceiver implements AutoCloseable {
             }
         }
         long deadline = System.nanoTime() + CacheTransceiverConfig.nanos(timeout);
-        while (!engine.isQuiescent() && !engine.isTerminated() && System.nanoTime() - deadline < 0) {
+        boolean clean = false;
+        long quietUntilTick = -1; // quiescence seen from here is believed only after two more engine ticks
+        Thread me = Thread.currentThread();
+        boolean insideTick = (runner != null && me == runner.thread()) || polling.get() == me; // no tick can pass
+        while (!engine.isTerminated() && System.nanoTime() - deadline < 0) {
+            long ticks = engine.counters().ticks.get(); // read first: the gauges below are at least as new
+            if (!engine.isQuiescent()) {
+                quietUntilTick = -1;
+            } else if (insideTick) {
+                clean = true;
+                break;
+            } else if (quietUntilTick < 0) {
+                // The engine takes commands in at the start of a tick and publishes its live count at the end
+                // (after counting the tick): in between, a submitted request is in neither. Two ticks later, the
+                // tick that may have been in that gap has published.
+                quietUntilTick = ticks + 2;
+            } else if (ticks >= quietUntilTick) {
+                clean = true;
+                break;
+            }
             if (runner == null) {
                 tryPoll();
+            } else {
+                runner.wake();
             }
             LockSupport.parkNanos(1_000_000);
         }
-        boolean clean = engine.isQuiescent();
+        if (!clean && engine.isTerminated()) {
+            clean = engine.isQuiescent();
+        }
         close();
         return clean;
     }
 
     /**
-     * Closes: stops taking requests; every accepted one still queued or live ends CANCELLED (the peer is
-     * told); the engine releases every slot, transfer and block it held (blocks a peer's transfer may
-     * still touch stay quarantined in the pool), then the NIXL agent. Idempotent and safe from any
-     * thread, concurrently, and from inside an outcome callback. Waits up to the config's
-     * {@code closeTimeout} for the engine to end (not when called on the engine's own thread).
+     * Closes at once: stops taking requests; every accepted one still queued or live ends CANCELLED (the
+     * peer is told, so its side ends too instead of waiting for its deadline); the engine releases every
+     * slot, transfer and block it held (blocks a peer's transfer may still touch stay quarantined in the
+     * pool), then the NIXL agent. For a rolling restart prefer {@link #drain(Duration)}, which lets live
+     * requests finish first; {@code close()} is the hard stop (and what {@code drain} ends with).
+     * Idempotent and safe from any thread, concurrently, and from inside an outcome callback. Waits up to
+     * the config's {@code closeTimeout} for the engine to end (not when called on the engine's own thread).
      */
     @Override
     public void close() {
@@ -555,7 +586,9 @@ public final class CacheTransceiver implements AutoCloseable {
 
     /**
      * Builds a {@link CacheTransceiver}, in the style of {@code HttpClient.Builder}. Only the name and the
-     * pool are required; the secret comes from {@link SharedSecret#fromConfiguration()} unless set.
+     * pool are required; the secret comes from {@link SharedSecret#fromConfiguration()} unless set. A
+     * server typically sets these:
+     * {@snippet class=dev.kvx.snippets.ApiSnippets region=builder}
      */
     public static final class Builder {
         final String name;
@@ -690,7 +723,7 @@ public final class CacheTransceiver implements AutoCloseable {
         /**
          * Creates the NIXL agent and its UCX backend, registers the pool, and starts the engine.
          *
-         * @throws dev.kvx.internal.NativeLibraryException if NIXL is missing (saying what to install)
+         * @throws dev.kvx.NativeLibraryException if NIXL is missing (saying what to install)
          * @throws IllegalArgumentException if no secret is set or configured
          */
         public CacheTransceiver build() {

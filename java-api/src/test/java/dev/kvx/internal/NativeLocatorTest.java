@@ -73,4 +73,21 @@ class NativeLocatorTest {
         assertTrue(looked.contains("no .native/ in " + dir + " or its parents"), looked);
         assertTrue(looked.contains("no .native/ above the kvx jar " + jar), looked);
     }
+
+    @Test
+    void aNativeFolderWithoutTheLibraryIsNamedWithWhatItLacks(@TempDir Path dir) throws Exception {
+        Path checkout = dir.resolve("checkout");
+        Files.createDirectories(checkout.resolve(".native"));
+        Path jar = checkout.resolve("cli/target/lib/kvx-api.jar");
+        Path elsewhere = Files.createDirectories(dir.resolve("work"));
+        NativeLocator.Search s = locator(Map.of(), Map.of(), noPython(), elsewhere, jar).find(NativeLocator.CUDART);
+        assertTrue(s.found().isEmpty() || s.found().get().path().startsWith("/usr/local/cuda"), s.toString());
+        String looked = String.join("\n", s.looked());
+        assertTrue(looked.contains("the kvx jar's checkout's native folder " + checkout.resolve(".native") + ": no "
+                + checkout.resolve(".native").resolve(NativeLibraries.CUDART_RELATIVE)), looked);
+        assertFalse(looked.contains("no .native/ above the kvx jar"), "it found one, it only lacked the file: " + looked);
+        if (s.found().isEmpty()) {
+            assertTrue(looked.contains("no /usr/local/cuda/lib64/libcudart.so.13"), looked);
+        }
+    }
 }

@@ -7,15 +7,23 @@ import dev.kvx.kv.KvBlockPool;
 import dev.kvx.kv.KvCacheLayout;
 import dev.kvx.memory.HostBuffer;
 import dev.kvx.memory.MemoryKind;
+import dev.kvx.nixl.AgentConfig;
 import dev.kvx.nixl.NixlAgent;
 import dev.kvx.nixl.Notification;
 import dev.kvx.nixl.Registration;
 import dev.kvx.nixl.Transfer;
 import dev.kvx.nixl.TransferOp;
 import dev.kvx.nixl.TransferState;
+import dev.kvx.transceiver.CacheTransceiver;
+import dev.kvx.transceiver.CacheTransceiverConfig;
+import dev.kvx.transceiver.NanoClock;
+import dev.kvx.transceiver.SharedSecret;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.ExecutorService;
 
 /**
  * The code of the javadoc's {@code {@snippet}} examples (javadoc reads the regions from here with
@@ -85,5 +93,37 @@ public final class ApiSnippets {
         }
         return sb.toString();
         // @end
+    }
+
+    /** dev.kvx.transceiver: a transceiver built with the settings a server sets. */
+    static CacheTransceiver builder(String name, KvBlockPool pool, SharedSecret secret, ExecutorService callbacks) {
+        // @start region="builder"
+        CacheTransceiver transceiver = CacheTransceiver.builder(name, pool)                 // the NIXL agent's name, the KV pool
+                .secret(secret)                                   // default: SharedSecret.fromConfiguration()
+                .config(CacheTransceiverConfig.defaults()
+                        .withKvTransferTimeout(Duration.ofSeconds(30))
+                        .withBufferCounts(4, 4))                  // staging slots: send, receive
+                .agentConfig(AgentConfig.defaults().withProgressThread(false)) // the engine drives UCX itself
+                .ucxParams(NixlAgent.defaultUcxParams())          // UCX backend parameters
+                .callbackExecutor(callbacks)                      // where outcomes complete (never the engine thread)
+                .threadFactory(Thread.ofPlatform().name("kvx-engine-" + name).daemon().factory())
+                .clock(NanoClock.system())                        // the engine's time source
+                .listen(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0)) // peers connect here after the handshake
+                .build();
+        // @end
+        return transceiver;
+    }
+
+    /** dev.kvx.transceiver: leaving a rolling restart without cutting a transfer short. */
+    static boolean drainForRestart(CacheTransceiver transceiver) {
+        // @start region="drain"
+        // first take this worker out of the router, so no new requests come; then, e.g. in a shutdown hook:
+        boolean clean = transceiver.drain(Duration.ofSeconds(30)); // live requests finish, peers prove their writes over, then close()
+        if (!clean) {
+            // at the deadline something was still live (it ended CANCELLED) or blocks stayed quarantined
+            System.getLogger("serving").log(System.Logger.Level.WARNING, "kvx drained with work left: " + transceiver.metrics().snapshot());
+        }
+        // @end
+        return clean;
     }
 }

@@ -56,7 +56,7 @@ import java.util.function.ToDoubleFunction;
  * {@snippet :
  * MeterRegistry registry = new SimpleMeterRegistry();     // or Prometheus, OTLP, ...
  * new TransceiverMeterBinder(transceiver).bindTo(registry);
- * double completed = registry.get("kvx.transceiver.requests").tag("outcome", "completed").counter().count();
+ * double completed = registry.get("kvx.transceiver.requests").tag("outcome", "completed").functionCounter().count(); // read at scrape time
  * }
  */
 public final class TransceiverMeterBinder implements MeterBinder {

@@ -1,10 +1,10 @@
-package dev.kvx.internal;
-
-import dev.kvx.KvxException;
+package dev.kvx;
 
 /**
- * A native library kvx needs could not be found or loaded. The message names the file that was
- * looked for, the setting that chose it, and the command that installs it.
+ * A native library kvx needs (NIXL's C API, the CUDA runtime) could not be found or loaded. The message
+ * lists every place kvx looked and why each did not match, or the file that was chosen, the setting that
+ * chose it and why it did not load, and the command that installs it. Thrown at the first use of NIXL
+ * ({@code NixlAgent.create}, {@code CacheTransceiver.Builder.build}); {@code kvx doctor} shows the same search.
  */
 public final class NativeLibraryException extends KvxException {
     private static final long serialVersionUID = 1L;
