@@ -37,12 +37,14 @@ public final class TransferFuture extends CompletableFuture<TransferOutcome> {
      */
     @Override
     public boolean cancel(boolean mayInterruptIfRunning) {
-        if (isDone()) {
+        // the future first: once the engine hears of the cancel it may deliver the CANCELLED outcome at once, and
+        // a cancel that came second would then report false for the cancellation it caused
+        if (isDone() || !super.cancel(mayInterruptIfRunning)) {
             return false;
         }
         record.requestCancel();
         wakeEngine.run();
-        return super.cancel(mayInterruptIfRunning);
+        return true;
     }
 
     private static UnsupportedOperationException readOnly() {

@@ -321,7 +321,11 @@ public final class TransceiverEngine {
 
     /** Whether no request is live and nothing is held (quarantines, abandoned transfers) and no command waits. */
     public boolean isQuiescent() {
-        return liveTasks == 0 && heldResources == 0 && commands.isEmpty();
+        // submitted is counted before a submission is queued and an outcome when it is decided: equal counts mean
+        // no submission is live, from whatever point of a tick another thread looks (the gauges lag to its end)
+        long submitted = counters.submitted.get();
+        long ended = counters.completed.get() + counters.timedOut.get() + counters.cancelled.get() + counters.failed.get();
+        return submitted == ended && liveTasks == 0 && heldResources == 0 && commands.isEmpty();
     }
 
     /** Whether requests or held resources are live (the idle strategy backs off less then). */
