@@ -240,7 +240,7 @@ final class RequestBenchKit {
             c0 = jvmCounters();
         }
 
-        /** Called from the completion callbacks (one thread at a time in kvx, but synchronized anyway). */
+        /** Called from the completion callbacks: in kvx's default delivery, virtual threads, several at once. */
         synchronized void add(long latencyNanos, long t) {
             latencies[n++] = latencyNanos;
             last = Math.max(last, t);
@@ -348,12 +348,41 @@ final class RequestBenchKit {
                     }
                 }
             } else if (id % every == 0) {
-                scratch = scratch != null ? scratch : new byte[(int) bb];
-                mem.read(ids[pick] * bb, scratch);
-                if (!intact(MemorySegment.ofArray(scratch), 0, true)) {
-                    die("request " + id + ": block " + pick + " (pool block " + ids[pick] + ") did not arrive intact");
-                }
+                verifyDevice(id, ids[pick], pick);
             }
+        }
+
+        /**
+         * One sampled block of device memory, copied into the one scratch array: under the lock, since kvx's
+         * default delivery completes outcomes on virtual threads, several at once (a shared scratch without it
+         * read as "not intact" blocks on the H100 with 4 requests in flight).
+         */
+        private synchronized void verifyDevice(long id, int block, int pick) {
+            scratch = scratch != null ? scratch : new byte[(int) bb];
+            mem.read(block * bb, scratch);
+            if (!intact(MemorySegment.ofArray(scratch), 0, true)) {
+                String first = describe(MemorySegment.ofArray(scratch));
+                try {
+                    Thread.sleep(200);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                mem.read(block * bb, scratch); // a copy still on its way shows up here
+                die("request " + id + ": block " + pick + " (pool block " + block + ") did not arrive intact: " + first
+                        + "; 200 ms later: " + describe(MemorySegment.ofArray(scratch)));
+            }
+        }
+
+        /** The header words and the body's sum, for a failure message. */
+        private String describe(MemorySegment s) {
+            ValueLayout.OfLong w = ValueLayout.JAVA_LONG_UNALIGNED;
+            long got = 0;
+            for (long o = 32; o < bb; o += 8) {
+                got += s.get(w, o);
+            }
+            return String.format("magic %s, source block %d, sum %x, check %s, body sum %x, intact %s",
+                    s.get(w, 0) == MAGIC ? "ok" : Long.toHexString(s.get(w, 0)), s.get(w, 8), s.get(w, 16),
+                    s.get(w, 24) == (s.get(w, 0) ^ s.get(w, 8) ^ s.get(w, 16)) ? "ok" : "bad", got, intact(s, 0, true));
         }
 
         private boolean intact(MemorySegment s, long at, boolean body) {
