@@ -7,7 +7,7 @@ BEGIN = "<!-- whole-requests:begin -->"
 END = "<!-- whole-requests:end -->"
 IMPLS = (("kvx", "kvx transceiver (engine thread)"), ("kvx-poll", "kvx transceiver, caller-driven poll()"),
          ("kvx-aot", "kvx transceiver, JDK 25 AOT cache (trained by a short run)"),
-         ("kvx-warm", "kvx transceiver, builder's JIT warm-up (2,000 requests between twins at build)"),
+         ("kvx-warm", "kvx transceiver, builder's JIT warm-up (twins at build until the JIT is quiet, at most 20,000 requests)"),
          ("kvx-warm-poll", "kvx, JIT warm-up, caller-driven"), ("kvx-warm-pull", "kvx, JIT warm-up, pull mode"),
          ("c", "C, same protocol"), ("python", "NIXL Python API, same protocol"),
          ("kvx-pull", "kvx transceiver, pull mode (READ)"), ("kvx-pull-poll", "kvx, pull mode, caller-driven"),
