@@ -243,6 +243,10 @@ final class HostileReport {
         }
         out.printf(Locale.ROOT, "  not delivered (receiver gone or restarting): %,d forged, %,d captured%n", sent("sendFailures"),
                 sent("wireUnreachable"));
+        if (generationWorkers > 1) {
+            out.println("  (a worker was killed: frames of its dead session reach the others as unknown sessions, and what reached it in"
+                    + " its last moments is not in its last STAT, so the sums per counter move)");
+        }
         Map<String, Map<String, Long>> refusedBy = new LinkedHashMap<>();
         StringBuilder head = new StringBuilder(String.format(Locale.ROOT, "  %-22s", "refused by (counter)"));
         figures.keySet().forEach(w -> head.append(String.format(Locale.ROOT, " %12s", w)));
