@@ -223,7 +223,8 @@ final class HostileReport {
         }
         ok = !sent.isEmpty() && !secretGiven && totalSent > 0 && affected.isEmpty() && acceptedTotal == 0 && damageTotal == 0;
         Map<String, Long> untouched = new java.util.TreeMap<>();
-        requests.stream().filter(r -> plan.untouched(r.id)).forEach(r -> untouched.merge(r.outcome(), 1L, Long::sum));
+        requests.stream().filter(r -> plan.untouched(r.id)).forEach(r -> untouched.merge(!r.outcome().equals("REJECTED") ? r.outcome()
+                : "REJECTED(" + (r.ctx.status().equals("REJECTED") ? r.ctx.why() : r.gen.why()) + ")", 1L, Long::sum));
         long untouchedCount = untouched.values().stream().mapToLong(Long::longValue).sum();
 
         double seconds = (endNanos - goNanos) / 1e9;
