@@ -194,9 +194,9 @@ final class HostileReport {
         }
         accepted.put("hostileSessions", sessions);
         accepted.put("hostileExitStatus", exitStatus > 0 ? (long) exitStatus : 0L);
-        long acceptedTotal = accepted.values().stream().mapToLong(Long::longValue).sum();
         long damageTotal = damage.values().stream().mapToLong(Long::longValue).sum();
         long totalSent = 0;
+        long notRefused = 0;
         List<Map<String, Object>> groups = new ArrayList<>();
         for (Group g : GROUPS) {
             long refused = 0;
@@ -214,6 +214,7 @@ final class HostileReport {
                 attacks.add(Map.of("attack", a.label(), "sent", n));
             }
             totalSent += groupSent;
+            notRefused += g.refusedAs().isEmpty() ? 0 : Math.max(0, groupSent - refused);
             Map<String, Object> row = new LinkedHashMap<>();
             row.put("refusedAs", g.refusedAs());
             row.put("sent", groupSent);
@@ -221,6 +222,10 @@ final class HostileReport {
             row.put("attacks", attacks);
             groups.add(row);
         }
+        if (generationWorkers == 1) { // with no worker killed, every message sent arrives, and each one is refused once
+            accepted.put("messagesNotRefused", notRefused);
+        }
+        long acceptedTotal = accepted.values().stream().mapToLong(Long::longValue).sum();
         ok = !sent.isEmpty() && !secretGiven && totalSent > 0 && affected.isEmpty() && acceptedTotal == 0 && damageTotal == 0;
         Map<String, Long> untouched = new java.util.TreeMap<>();
         requests.stream().filter(r -> plan.untouched(r.id)).forEach(r -> untouched.merge(!r.outcome().equals("REJECTED") ? r.outcome()

@@ -31,6 +31,7 @@ final class WireTap implements FaultInjector {
     private final ArrayDeque<String> latest = new ArrayDeque<>();
     private long seen;
     private long written = -1;
+    private long writtenAtNanos;
 
     WireTap(FaultInjector plan, String self) {
         this.plan = plan;
@@ -61,14 +62,16 @@ final class WireTap implements FaultInjector {
         }
     }
 
-    /** Writes what was captured to {@code file} if anything new was sent since the last write. */
+    /** Writes what was captured to {@code file} if anything new was sent since the last write, at most once a second. */
     void writeTo(Path file) throws IOException {
         List<String> lines = new ArrayList<>();
         synchronized (this) {
-            if (seen == written) {
+            long now = System.nanoTime();
+            if (seen == written || written >= 0 && now - writtenAtNanos < 1_000_000_000L) {
                 return;
             }
             written = seen;
+            writtenAtNanos = now;
             lines.add("from " + self);
             lines.addAll(handshake);
             lines.addAll(latest);

@@ -63,6 +63,7 @@ class SoakHostileTest {
             assertTrue(w.get("refusedReplay").asLong() + w.get("refusedHandshakes").asLong() > 0, "replays: " + by);
             assertTrue(w.get("foreignMessages").asLong() + w.get("malformedMessages").asLong() > 0, "garbage: " + by);
         }
+        assertTrue(h.get("accepted").has("messagesNotRefused"), "no worker was killed: every message sent must be refused once");
         h.get("accepted").fields().forEachRemaining(e -> assertEquals(0, e.getValue().asLong(), "accepted: " + h.get("accepted")));
         h.get("damage").fields().forEachRemaining(e -> assertEquals(0, e.getValue().asLong(), "damage: " + h.get("damage")));
         assertTrue(h.get("sentFields").get("fetchAsked").asLong() > 0, "NIXL's metadata fetch was tried: " + h.get("sentFields"));
