@@ -72,7 +72,11 @@ class SoakHostileTest {
                 h.get("listening").toString());
         String html = Files.readString(dir.resolve("report.html"));
         assertTrue(html.contains("id=\"hostile-peer\"") && html.contains("refusedUnknownSession"), "report.html shows the section");
-        assertEquals(Boolean.TRUE, ReportJson.read(dir.resolve("report.json")).hostilePeer().get("ok"), "report.json reads back");
+        ReportDocument typed = ReportJson.read(dir.resolve("report.json"));
+        assertEquals(Boolean.TRUE, typed.hostilePeer().get("ok"), "report.json reads back");
+        if (dev.kvx.cli.browser.HeadlessChromium.find().isPresent()) { // the page with the section renders cleanly
+            assertTrue(typed.screenshot().contains("0 blank; no console errors"), typed.screenshot());
+        }
         assertTrue(text.contains("requests affected: 0 of "), text);
     }
 
