@@ -59,9 +59,9 @@ def mac_section(results, request_results=None):
 
     L.append("Every kvx message carries its session id, a sequence number and a 16-byte HMAC-SHA256 tag under the "
              "session's key (JDK `Mac`, constant-time compare). `jmh/src/main/java/dev/kvx/transceiver/internal/wire/MacBenchmark.java`, "
-             "one thread, ns per message: the fastest 1-s iteration / the mean of all (on a shared machine the fastest is the "
-             "least disturbed; the error columns are in `jmh/target/bench/mac.json`; the per-request sum and the shares "
-             "use the fastest):")
+             "one thread, ns per message: the fastest 200-ms iteration / the mean of all of them (24 by default; on a shared "
+             "machine the fastest is the least disturbed; the error columns are in `jmh/target/bench/mac.json`; the "
+             "per-request sum and the shares use the fastest):")
     L.append("")
     L.append("| message | sign (sender) | verify (receiver) | encode + sign | check header + verify + decode | decode alone | MAC share of the receive-side frame work |")
     L.append("|---|---|---|---|---|---|---|")
