@@ -193,13 +193,14 @@ def requests_section(results):
     return L
 
 
-def replace_section(path, lines):
-    """Puts the section into an existing report, in place of the old one (or at the end)."""
+def replace_section(path, lines, begin=BEGIN, end=END):
+    """Puts the section (between the begin and end markers) into an existing report, in place of the old one
+    (or before "Reading the ratios", or at the end)."""
     text = open(path).read() if os.path.exists(path) else "# kvx benchmarks\n"
     block = "\n".join(lines)
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + block + rest.split(END, 1)[1]
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        text = head + block + rest.split(end, 1)[1]
     elif "\n## Reading the ratios" in text:
         head, rest = text.split("\n## Reading the ratios", 1)
         text = head.rstrip("\n") + "\n\n" + block + "\n\n## Reading the ratios" + rest

@@ -69,7 +69,10 @@ public final class CacheTransceiver implements AutoCloseable {
         this.engine = engine;
         this.runner = runner;
         this.ownedExecutor = ownedExecutor;
-        this.metrics = new TransceiverMetrics(engine);
+        this.metrics = new TransceiverMetrics(engine, () -> {
+            var c = controlServer;
+            return c == null ? 0 : c.refused();
+        });
     }
 
     /** A builder for a transceiver named {@code name} (its NIXL agent's name) over {@code pool}. */
@@ -566,12 +569,6 @@ public final class CacheTransceiver implements AutoCloseable {
             }
         });
         return await(f, Duration.ofSeconds(10), "capturing a frame");
-    }
-
-    /** Test hook: exchanges the control channel refused (bad proof, bad input, too many at once); 0 without one. */
-    long controlRefusedForTest() {
-        var c = controlServer;
-        return c == null ? 0 : c.refused();
     }
 
     /** Test hook: sends raw bytes to the peer, outside any session, from the engine thread. */

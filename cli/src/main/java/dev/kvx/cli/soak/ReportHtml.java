@@ -64,6 +64,7 @@ final class ReportHtml {
                 .toList());
         view.put("events", doc.events().stream().map(e -> Map.of("t", String.format(Locale.ROOT, "%.1f", e.t()), "kind", e.kind(),
                 "text", e.text())).toList());
+        view.put("hostile", HostileReport.view(doc.hostilePeer()));
         view.put("dataJson", ReportJson.forScript(doc));
         view.put("chartJs", chartJs());
         view.put("chartJsVersion", VersionProvider.buildInfo().getProperty("chartjs"));

@@ -32,8 +32,8 @@ final class SoakDriver {
     private static final System.Logger LOG = System.getLogger(SoakDriver.class.getName());
     enum Phase { WARMUP, BURST, IDLE, PROBES }
 
-    /** One side's outcome line. */
-    record Out(String status, String phase, long latencyNanos, int quarantined) {}
+    /** One side's outcome line ({@code why}: why a REJECTED one was, else empty). */
+    record Out(String status, String phase, long latencyNanos, int quarantined, String why) {}
 
     /** One request as the front end sees it. */
     static final class Req {
@@ -148,7 +148,8 @@ final class SoakDriver {
                         case "READY" -> ready.countDown();
                         case "CONNECTED" -> connected.countDown();
                         case "STAT" -> stat = parseStat(f);
-                        case "OUT" -> onOutcome(this, Long.parseLong(f[1]), new Out(f[2], f[3], Long.parseLong(f[4]), Integer.parseInt(f[5])));
+                        case "OUT" -> onOutcome(this, Long.parseLong(f[1]), new Out(f[2], f[3], Long.parseLong(f[4]), Integer.parseInt(f[5]),
+                                f.length > 6 ? f[6] : ""));
                         case "BYE" -> {
                             byeLine = line;
                             stat = parseStat(f);
@@ -295,10 +296,13 @@ final class SoakDriver {
         out.printf(Locale.ROOT, "phases: warm-up %d s at concurrency %d, burst %d s at %d, idle %d s, %d recovery probes; faults: %s%s%n",
                 o.warmupSeconds, o.warmupConcurrency, o.burstSeconds, o.burstConcurrency, o.idleSeconds, o.probes, faultSpec(),
                 o.killGenerationAt >= 0 ? "; generation worker killed " + o.killGenerationAt + " s after the load starts" : "");
+        out.println("security: " + SoakReport.security(o));
         ctx = new Worker(SoakWorker.Role.CTX, "soak-ctx", freePort());
         ctx.awaitReady(Duration.ofSeconds(60));
         gen = startGeneration();
         connect(ctx, gen);
+        SoakHostile hostile = new SoakHostile(o, out, timeline);
+        hostile.launch(ctx, () -> gen);
         Thread progress = new Thread(() -> timeline.run(requests.values(), () -> new SoakTimeline.Gauges(phase.name(), ctx.stat, gen.stat)),
                 "soak-progress");
         progress.setDaemon(true);
@@ -318,6 +322,7 @@ final class SoakDriver {
                     case PROBES -> 0;
                 });
                 timeline.event("phase", p + " starts");
+                hostile.phase(p, ctx, gen);
                 if (p == Phase.PROBES) {
                     for (int i = 0; i < o.probes; i++) {
                         // probes prove the system serves again, so they carry no injected faults
@@ -344,6 +349,7 @@ final class SoakDriver {
             waitDone(List.copyOf(requests.values()), TimeUnit.MILLISECONDS.toNanos(o.timeoutMs * 4) + TimeUnit.SECONDS.toNanos(10));
             Thread.sleep(600); // one more STAT from each worker after the last outcome
         } finally {
+            hostile.close();
             ctx.send("QUIT");
             gen.send("QUIT");
             ctx.bye.await(30, TimeUnit.SECONDS);
@@ -353,7 +359,7 @@ final class SoakDriver {
             progress.interrupt();
         }
         SoakReport report = new SoakReport(o, List.copyOf(requests.values()), phaseWindow, timeline.samples(), timeline.events(),
-                ctx.byeLine, gen.byeLine, killNanos);
+                ctx.byeLine, gen.byeLine, killNanos, hostile.report());
         return report.write(out);
     }
 
@@ -367,7 +373,7 @@ final class SoakDriver {
         dead.process.waitFor(10, TimeUnit.SECONDS);
         for (Req r : requests.values()) {
             if (r.gen == null) {
-                r.gen = new Out("KILLED", "KILLED", 0, 0); // its generation half died with the process
+                r.gen = new Out("KILLED", "KILLED", 0, 0, ""); // its generation half died with the process
             }
         }
         Worker fresh = startGeneration();

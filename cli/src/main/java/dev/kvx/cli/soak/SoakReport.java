@@ -30,10 +30,12 @@ final class SoakReport {
     private final String ctxBye;
     private final String genBye;
     private final long killNanos;
+    private final HostileReport hostile;
 
     SoakReport(SoakOptions o, List<SoakDriver.Req> requests, Map<SoakDriver.Phase, long[]> windows, List<ReportDocument.Sample> timeline,
-               List<ReportDocument.Event> events, String ctxBye, String genBye, long killNanos) {
+               List<ReportDocument.Event> events, String ctxBye, String genBye, long killNanos, HostileReport hostile) {
         this.killNanos = killNanos;
+        this.hostile = hostile;
         this.o = o;
         this.requests = requests;
         this.windows = windows;
@@ -158,9 +160,12 @@ final class SoakReport {
         for (ReportDocument.Event e : events) {
             out.printf(Locale.ROOT, "  %.1f s: %s%n", e.t(), e.text());
         }
+        out.println("security: " + security(o));
+        Map<String, Object> hostileSection = hostile == null ? null : hostile.write(out, requests);
+        ok &= hostile == null || hostile.ok();
 
         Files.createDirectories(o.reportDir);
-        ReportDocument doc = new ReportDocument(ok, parameters(), invariants, figs, events, timeline, null);
+        ReportDocument doc = new ReportDocument(ok, parameters(), invariants, figs, events, timeline, null, hostileSection);
         Path html = o.reportDir.resolve("report.html");
         Files.writeString(html, ReportHtml.render(doc));
         Path png = o.reportDir.resolve("report.png");
@@ -170,7 +175,7 @@ final class SoakReport {
         ReportJson.write(doc.withScreenshot(shot), json);
         out.println("report: " + json.toAbsolutePath() + " and " + html.toAbsolutePath());
         out.println("screenshot: " + shot);
-        out.println(ok ? "soak: OK" : "soak: FAILED (see invariants above)");
+        out.println(ok ? "soak: OK" : "soak: FAILED (see invariants" + (hostile == null ? "" : " and the hostile peer") + " above)");
         return ok ? 0 : 1;
     }
 
@@ -195,6 +200,15 @@ final class SoakReport {
         params.put("killGenerationAt", o.killGenerationAt);
         params.put("seed", o.seed);
         params.put("faults", o.faults);
+        params.put("security", security(o));
+        params.put("hostilePeer", o.hostilePeer);
         return params;
+    }
+
+    /** How the run's workers are protected: for the first lines of output and the report. */
+    static String security(SoakOptions o) {
+        return "per-run secret (" + o.reportDir.resolve("kvx.secret") + ", mode 600, given to the workers as KVX_SECRET_FILE, never on a"
+                + " command line), HMAC-SHA256 on every message under per-session keys, metadata only through kvx's control channel on"
+                + " 127.0.0.1 after both sides proved the secret" + (o.hostilePeer ? "; --hostile-peer: a third process without it attacks during the burst" : "");
     }
 }

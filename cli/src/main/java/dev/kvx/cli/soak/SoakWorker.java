@@ -32,8 +32,8 @@ import picocli.CommandLine.Option;
  * {@code kvx worker} (hidden): one worker process of the soak run (context or generation), started
  * and driven by {@link SoakDriver} over stdin/stdout. Commands: {@code CONNECT <peer> <port>},
  * {@code REQ <id> <blocks>}, {@code CANCEL <id>}, {@code QUIT}. Output: {@code READY},
- * {@code CONNECTED}, {@code OUT <id> <status> <phase> <latencyNanos> <quarantined>}, {@code STAT k=v …}
- * every 250 ms, {@code BYE}. Logs (its own, NIXL's, UCX's) go to stderr, which the driver keeps in a file.
+ * {@code CONNECTED}, {@code OUT <id> <status> <phase> <latencyNanos> <quarantined> [why]} (why a REJECTED one was:
+ * pool, unhealthy, notConnected, duplicate, other), {@code STAT k=v …} every 250 ms, {@code BYE k=v …}. Logs (its own, NIXL's, UCX's) go to stderr, which the driver keeps in a file.
  */
 @Command(name = "worker", hidden = true, mixinStandardHelpOptions = true, versionProvider = VersionProvider.class, sortOptions = false,
         description = "One soak worker, driven by 'kvx soak' over stdin/stdout (not for direct use).")
@@ -75,6 +75,9 @@ public final class SoakWorker implements Callable<Integer> {
     @Option(names = "--metadata-out", paramLabel = "FILE",
             description = "write this worker's NIXL metadata there (for 'kvx soak --hostile-peer', which hands it to the hostile peer as if it had leaked)")
     java.nio.file.Path metadataOut;
+    @Option(names = "--wire-out", paramLabel = "FILE",
+            description = "keep the frames this worker sends in that file (for 'kvx soak --hostile-peer', whose hostile peer replays them as if it had captured them)")
+    java.nio.file.Path wireOut;
 
     /** Creates the command (picocli fills the options). */
     public SoakWorker() {}
@@ -85,10 +88,12 @@ public final class SoakWorker implements Callable<Integer> {
      * @return the arguments after {@code kvx}
      */
     static List<String> arguments(Role role, String name, int port, SoakOptions o) {
-        return List.of("worker", "--role=" + role.name().toLowerCase(java.util.Locale.ROOT), "--name=" + name, "--port=" + port,
+        List<String> a = new java.util.ArrayList<>(List.of("worker", "--role=" + role.name().toLowerCase(java.util.Locale.ROOT), "--name=" + name, "--port=" + port,
                 "--seed=" + o.seed, "--timeout-ms=" + o.timeoutMs, "--buffers=" + o.buffers, "--pool-blocks=" + o.effectivePoolBlocks(),
                 "--tokens-per-block=" + o.tokensPerBlock, "--layers=" + o.layers, "--kv-heads=" + o.kvHeads, "--head-size=" + o.headSize,
-                "--dtype-bytes=" + o.dtypeBytes, "--faults=" + SoakFaults.format(o.faults));
+                "--dtype-bytes=" + o.dtypeBytes, "--faults=" + SoakFaults.format(o.faults)));
+        a.addAll(SoakHostile.workerArguments(role, o));
+        return a;
     }
 
     /** Block content both sides agree on: a cheap pattern from (request, block), checked on arrival. */
@@ -120,8 +125,9 @@ public final class SoakWorker implements Callable<Integer> {
         }
         PrintWriter out = spec.commandLine().getOut();
         LOG.log(System.Logger.Level.DEBUG, "worker {0} ({1}) on port {2}, {3} blocks of {4} B", name, role, port, poolBlocks, layout.blockBytes());
+        WireTap tap = wireOut == null ? null : new WireTap(plan, name);
         CacheTransceiverConfig config = CacheTransceiverConfig.defaults().withKvTransferTimeout(timeout).withQuarantineTimeout(timeout)
-                .withBufferCounts(buffers, buffers).withFaults(plan);
+                .withBufferCounts(buffers, buffers).withFaults(tap == null ? plan : tap);
         try (KvBlockPool pool = poisonedIf(gen, KvBlockPool.inHostMemory(layout, poolBlocks, name + "-kv"));
              CacheTransceiver tx = CacheTransceiver.builder(name, pool).config(config).secret(SharedSecret.fromConfiguration())
                      .listen(new InetSocketAddress("127.0.0.1", port)).build()) {
@@ -137,8 +143,9 @@ public final class SoakWorker implements Callable<Integer> {
                             + " freeBlocks=" + s.freeBlocks() + " quarantined=" + s.quarantinedBlocks() + " capacity=" + pool.capacity()
                             + " requestErrors=" + s.requestErrors() + " engineErrors=" + s.engineErrors()
                             + " stale=" + s.staleMessages() + " malformed=" + s.malformedMessages()
-                            + " unhealthyPeers=" + s.unhealthyPeers() + " refused=" + s.refused());
+                            + " unhealthyPeers=" + s.unhealthyPeers() + " refused=" + s.refused() + refusals(s));
                 }
+                writeTap(tap);
             }, 0, 250, TimeUnit.MILLISECONDS);
             if (metadataOut != null) { // written whole, then moved into place: a reader never sees half of it
                 java.nio.file.Path tmp = metadataOut.resolveSibling(metadataOut.getFileName() + ".tmp");
@@ -178,6 +185,7 @@ public final class SoakWorker implements Callable<Integer> {
                     }
                     case "QUIT" -> {
                         stats.shutdownNow();
+                        TransceiverMetrics.Snapshot before = tx.metrics().snapshot();
                         tx.close();
                         TransceiverMetrics.Snapshot s = tx.metrics().snapshot();
                         synchronized (out) {
@@ -188,8 +196,8 @@ public final class SoakWorker implements Callable<Integer> {
                                     + " peersMarkedUnhealthy=" + s.peersMarkedUnhealthy() + " quarantinesProvenByRelease="
                                     + s.quarantinesProvenByRelease() + " quarantinesProvenByPeerLoss=" + s.quarantinesProvenByPeerLoss()
                                     + " refused=" + s.refused() + " handshakes=" + s.handshakes()
-                                    + " peersLost=" + s.peersLost()
-                                    + " requestErrors=" + s.requestErrors() + " engineErrors=" + s.engineErrors());
+                                    + " peersLost=" + s.peersLost() + " slots=" + (gen ? before.recvSlotsInUse() : before.sendSlotsInUse())
+                                    + " requestErrors=" + s.requestErrors() + " engineErrors=" + s.engineErrors() + refusals(s));
                         }
                         return Main.OK;
                     }
@@ -204,6 +212,25 @@ public final class SoakWorker implements Callable<Integer> {
         }
         LOG.log(System.Logger.Level.INFO, "worker {0}: the driver closed stdin without QUIT", name);
         return Main.FAILED;
+    }
+
+    /** What the engine refused or dropped, by counter, as {@code STAT}/{@code BYE} fields (the report's hostile-peer section). */
+    private static String refusals(TransceiverMetrics.Snapshot s) {
+        return " refusedAuth=" + s.refusedAuth() + " refusedUnknownSession=" + s.refusedUnknownSession() + " refusedReplay=" + s.refusedReplay()
+                + " refusedOversize=" + s.refusedOversize() + " refusedPendingCap=" + s.refusedPendingCap() + " refusedPeerCap=" + s.refusedPeerCap()
+                + " refusedHandshakes=" + s.refusedHandshakes() + " refusedControl=" + s.refusedControl() + " foreignMessages=" + s.foreignMessages()
+                + " malformedMessages=" + s.malformedMessages() + " staleMessages=" + s.staleMessages() + " handshakes=" + s.handshakes()
+                + " sessions=" + s.sessions() + " pendingAnnounces=" + s.pendingAnnounces();
+    }
+
+    private void writeTap(WireTap tap) {
+        if (tap != null) {
+            try {
+                tap.writeTo(wireOut);
+            } catch (java.io.IOException | RuntimeException e) {
+                LOG.log(System.Logger.Level.WARNING, "soak worker: cannot write the captured frames to " + wireOut + ": " + e);
+            }
+        }
     }
 
     /**
@@ -240,7 +267,7 @@ public final class SoakWorker implements Callable<Integer> {
             r = tx.createRequest(id, blocks);
         } catch (RuntimeException e) { // KV pool exhausted: the front end's admission problem, reported as such
             synchronized (out) {
-                out.println("OUT " + id + " REJECTED SUBMITTED 0 0");
+                out.println("OUT " + id + " REJECTED SUBMITTED 0 0 pool");
             }
             return;
         }
@@ -261,10 +288,12 @@ public final class SoakWorker implements Callable<Integer> {
                 if (gen && o.status() == TransferOutcome.Status.COMPLETED && !verify(tx, r, id, blocks, layout)) {
                     s = "CORRUPT";
                 }
+                String why = "";
                 if (o.status() == TransferOutcome.Status.FAILED && o.phase() == dev.kvx.transceiver.TransferPhase.SUBMITTED) {
                     s = "REJECTED"; // refused at submission (e.g. the peer is unhealthy): the front end's admission sees it
+                    why = " " + rejection(o.detail());
                 }
-                status = s + " " + o.phase() + " " + o.latencyNanos() + " " + o.quarantinedBlocks();
+                status = s + " " + o.phase() + " " + o.latencyNanos() + " " + o.quarantinedBlocks() + why;
             }
             live.remove(id);
             r.close();
@@ -272,6 +301,13 @@ public final class SoakWorker implements Callable<Integer> {
                 out.println("OUT " + id + " " + status);
             }
         });
+    }
+
+    /** Why a submission was refused, in one word (the report tells admission from damage by it). */
+    private static String rejection(String detail) {
+        String d = detail == null ? "" : detail;
+        return d.contains("unhealthy") ? "unhealthy" : d.contains("not connected") ? "notConnected"
+                : d.contains("already in transfer") ? "duplicate" : "other";
     }
 
     private static boolean verify(CacheTransceiver tx, LlmRequest r, long id, int blocks, KvCacheLayout layout) {

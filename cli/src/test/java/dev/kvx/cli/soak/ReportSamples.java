@@ -56,6 +56,6 @@ final class ReportSamples {
             timeline.add(new ReportDocument.Sample(t, burst ? "BURST" : "WARMUP", burst ? 16 : 2, completed, timedOut, 0, t > 12 ? 12 : 0,
                     t > 12 ? 9 : 0, lat, faults, burst ? 4 : 1, burst ? 3 : 1, 300 - (burst ? 120 : 0), 290, 416));
         }
-        return new ReportDocument(true, params, invariants, phases, events, timeline, null);
+        return new ReportDocument(true, params, invariants, phases, events, timeline, null, null);
     }
 }
