@@ -61,11 +61,11 @@ def _ratio(x, y):
     return None if x is None or not y else x / y
 
 
-def requests_section(results):
+def requests_section(results, title="Whole requests (two processes, kvx's protocol end to end)", begin=BEGIN, end=END):
     got = _read(results)
-    L = [BEGIN, "## Whole requests (two processes, kvx's protocol end to end)", ""]
+    L = [begin, "## " + title, ""]
     if got is None:
-        L += ["Not measured in this run (`jmh/run-benchmarks.sh` runs it unless `--skip-requests`).", "", END]
+        L += ["Not measured in this run (`jmh/run-benchmarks.sh` runs it unless `--skip-requests`).", "", end]
         return L
     data, failed, threads, settings = got
     CELLS = _cells(data)
@@ -148,7 +148,7 @@ def requests_section(results):
                 L.append(f"| {shape} | {clabel.split(':')[0]} | {klabel} | " + " | ".join(_f(x) + "×" if x is not None else "–" for x in cells) + " |")
     L.append("")
     pulls = [(shape, cell, clabel, k, kl) for shape in shapes for cell, clabel in CELLS for k, kl in (("kvx-pull", "engine thread"),
-             ("kvx-pull-poll", "caller-driven")) if v(k, shape, cell, "req_per_s") is not None]
+             ("kvx-pull-poll", "caller-driven"), ("kvx-warm-pull", "engine thread, JIT warm-up")) if v(k, shape, cell, "req_per_s") is not None]
     if pulls:
         L.append("Pull mode (the decode side READs): kvx against the C READ loop (target ≥ 0.95×).")
         L.append("")
@@ -189,7 +189,7 @@ def requests_section(results):
             if parts != ["–", "–"]:
                 L.append(f"| {ilabel} | {parts[0]} | {parts[1]} |")
         L.append("")
-    L.append(END)
+    L.append(end)
     return L
 
 

@@ -84,9 +84,14 @@ def main():
     ap.add_argument("--mac-only", action="store_true",
                     help="replace only the MAC section of an existing --out (jmh/run-benchmarks.sh --mac-only)")
     ap.add_argument("--mac-requests", help="results of the kvx-only request run beside the MAC figures (--mac-only)")
+    ap.add_argument("--requests-title", help="the whole-requests section's title (--requests-only)")
+    ap.add_argument("--requests-marker", default="whole-requests",
+                    help="the name of the section's markers, so that one report holds several (--requests-only), e.g. whole-requests-vram")
     a = ap.parse_args()
     if a.requests_only:
-        replace_section(a.out, requests_section(a.results))
+        begin, end = f"<!-- {a.requests_marker}:begin -->", f"<!-- {a.requests_marker}:end -->"
+        kw = {"title": a.requests_title} if a.requests_title else {}
+        replace_section(a.out, requests_section(a.results, begin=begin, end=end, **kw), begin, end)
         return
     if a.mac_only:
         replace_section(a.out, mac_report.mac_section(a.results, a.mac_requests), mac_report.BEGIN, mac_report.END)
