@@ -80,6 +80,11 @@ public final class SoakOptions implements Callable<Integer> {
     @Option(names = "--report", paramLabel = "DIR", defaultValue = "soak-report",
             description = "where report.json, report.html and report.png go (${DEFAULT-VALUE})")
     Path reportDir;
+    @CommandLine.Mixin
+    HostsOptions hostsOptions = new HostsOptions();
+    /** With --hosts: the hosts and the cross-host faults, set by {@link #validate()}. */
+    HostsTopology topology;
+    java.util.List<HostFault> hostFaults = java.util.List.of();
 
     /** Creates the options with their defaults (picocli fills them). */
     public SoakOptions() {}
@@ -87,6 +92,9 @@ public final class SoakOptions implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         validate();
+        if (hostsOptions.enabled()) {
+            return new HostsSoakDriver(this, spec.commandLine().getOut()).run();
+        }
         return new SoakDriver(this, spec.commandLine().getOut()).run();
     }
 
@@ -116,6 +124,26 @@ public final class SoakOptions implements Callable<Integer> {
         }
         if (maxInputTokens < meanInputTokens) {
             throw bad("--max-input must be >= --mean-input (" + maxInputTokens + " < " + meanInputTokens + ")");
+        }
+        validateHosts();
+    }
+
+    private void validateHosts() {
+        HostsOptions h = hostsOptions;
+        if (!h.enabled()) {
+            if (h.anyFault()) {
+                throw bad("--cut-link, --partition, --loss, --delay, --kill-host and --restart-etcd-at need --hosts N");
+            }
+            return;
+        }
+        if (killGenerationAt >= 0) {
+            throw bad("--kill-generation-at is for the one-host soak; across hosts use --kill-host HOST@S[:D]");
+        }
+        try {
+            topology = new HostsTopology(h.hosts, h.prefill, h.decode);
+            hostFaults = h.plan(this, topology);
+        } catch (IllegalArgumentException e) {
+            throw bad(e.getMessage());
         }
     }
 
