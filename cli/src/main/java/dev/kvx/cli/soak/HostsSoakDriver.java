@@ -179,11 +179,35 @@ final class HostsSoakDriver implements SoakLoad.Front {
         return p == null || p.killed || p.startNanos > r.submitNanos;
     }
 
+    /**
+     * The probes come once every cross-host fault has ended and the peers settled: no block waits for a
+     * proof and no peer is unhealthy (a peer that owes a proof gets no new work, which would reject a
+     * probe for a reason the probe is not about); both waits are bounded, and probing goes ahead after them.
+     */
     @Override
     public void beforeProbes() throws InterruptedException {
         if (!faults.awaitAllEnded(Duration.ofSeconds(120))) {
             out.println("!! a cross-host fault did not end within 120 s; probing anyway");
         }
+        awaitSettled(true);
+    }
+
+    private void awaitSettled(boolean healthy) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(2 * o.timeoutMs + 2000);
+        Thread.sleep(300); // a fresh STAT from every worker
+        while (System.nanoTime() - deadline < 0 && !settled(healthy)) {
+            Thread.sleep(100);
+        }
+    }
+
+    private boolean settled(boolean healthy) {
+        for (SoakWorker.Role role : SoakWorker.Role.values()) {
+            Map<String, Long> g = workers.gauges(role);
+            if (g.getOrDefault("quarantined", 0L) > 0 || (healthy && g.getOrDefault("unhealthyPeers", 0L) > 0)) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /**
@@ -193,12 +217,7 @@ final class HostsSoakDriver implements SoakLoad.Front {
      */
     @Override
     public void settle() throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(2 * o.timeoutMs + 2000);
-        Thread.sleep(300); // a fresh STAT from every worker
-        while (System.nanoTime() - deadline < 0 && (workers.gauges(SoakWorker.Role.CTX).getOrDefault("quarantined", 0L) > 0
-                || workers.gauges(SoakWorker.Role.GEN).getOrDefault("quarantined", 0L) > 0)) {
-            Thread.sleep(100);
-        }
+        awaitSettled(false);
     }
 
     @Override
