@@ -51,6 +51,7 @@ final class HostWorkers {
     private final WorkerProcess.OutcomeListener listener;
     private final Map<String, Slot> slots = new LinkedHashMap<>();
     private final Map<String, NetnsHost> killed = new HashMap<>();
+    private final java.util.concurrent.atomic.AtomicInteger kills = new java.util.concurrent.atomic.AtomicInteger();
     private final String etcdEndpoint;
     private final String etcdNamespace;
 
@@ -162,7 +163,13 @@ final class HostWorkers {
         synchronized (killed) {
             killed.put(hostName, host);
         }
+        kills.incrementAndGet();
         return dead;
+    }
+
+    /** How many hosts were killed so far (the driver looks for the requests of killed workers when it changes). */
+    int kills() {
+        return kills.get();
     }
 
     /** Brings a killed host back and restarts its workers under the same names; returns once they are connected again. */

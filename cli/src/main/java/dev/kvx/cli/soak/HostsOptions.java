@@ -103,6 +103,24 @@ final class HostsOptions {
                         + "(ends at " + (load + o.idleSeconds) + " s): the recovery probes come after every fault has ended");
             }
         }
+        for (int i = 0; i < out.size(); i++) {
+            for (int j = i + 1; j < out.size(); j++) {
+                HostFault a = out.get(i);
+                HostFault b = out.get(j);
+                if (clash(a, b) && a.atSeconds() < b.untilSeconds() && b.atSeconds() < a.untilSeconds()) {
+                    throw new IllegalArgumentException(a.kind().option + " " + a + " and " + b.kind().option + " " + b + " overlap on the same "
+                            + (a.host() == null ? "target" : "host") + ": let one end before the other starts");
+                }
+            }
+        }
         return out;
+    }
+
+    /** Faults that cannot be in effect together: anything with a host kill on that host, or two of a kind on one target. */
+    private static boolean clash(HostFault a, HostFault b) {
+        if (a.host() != null && a.host().equals(b.host())) {
+            return a.kind() == b.kind() || a.kind() == HostFault.Kind.KILL_HOST || b.kind() == HostFault.Kind.KILL_HOST;
+        }
+        return a.host() == null && b.host() == null && a.kind() == b.kind();
     }
 }

@@ -40,6 +40,8 @@ final class HostsSoakDriver implements SoakLoad.Front {
     private HostWorkers workers;
     private CrossHostFaults faults;
     private boolean faultsStarted;
+    private int killsSeen;
+    private long lookForKilledUntil = System.nanoTime();
     private int cursor;
 
     HostsSoakDriver(SoakOptions o, PrintWriter out) {
@@ -162,7 +164,16 @@ final class HostsSoakDriver implements SoakLoad.Front {
             faultsStarted = true;
             faults.start(System.nanoTime() - sinceLoadStartNanos);
         }
-        // a killed worker's halves that never reported end as KILLED (its host is gone, and the process with it)
+        // a killed worker's halves that never reported end as KILLED (its host is gone, and the process with it);
+        // looked for during the second after each kill (a submission may have raced with it)
+        int kills = workers.kills();
+        if (kills != killsSeen) {
+            killsSeen = kills;
+            lookForKilledUntil = System.nanoTime() + TimeUnit.SECONDS.toNanos(1);
+        }
+        if (System.nanoTime() - lookForKilledUntil > 0) {
+            return;
+        }
         for (SoakRequest r : requests.values()) {
             if (r.ctx == null && killed(r.ctxWorker, r)) {
                 r.ctxOutcome(SoakRequest.Out.KILLED);

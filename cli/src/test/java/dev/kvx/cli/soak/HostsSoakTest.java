@@ -121,6 +121,7 @@ class HostsSoakTest {
         assertBad("across hosts use --kill-host", "--hosts", "2", "--kill-generation-at", "3");
         assertBad("--loss-percent must be in (0, 100]", "--hosts", "2", "--loss", "h1@3", "--loss-percent", "0");
         assertBad("the duration must be more than 0", "--hosts", "2", "--cut-link", "h1@3:0");
+        assertBad("overlap on the same host", "--hosts", "2", "--cut-link", "h1@3:2", "--kill-host", "h1@4");
     }
 
     private static void assertBad(String message, String... args) {
