@@ -69,8 +69,9 @@ final class HostsOptions {
         List<HostFault> out = new ArrayList<>();
         cutLinks.stream().filter(s -> !s.equals("none")).forEach(s -> out.add(HostFault.onHost(HostFault.Kind.CUT_LINK, s)));
         if (partition != null) {
-            out.add(partition.isBlank() ? new HostFault(HostFault.Kind.PARTITION, null, o.warmupSeconds + o.burstSeconds / 2.0,
-                    HostFault.DEFAULT_SECONDS) : HostFault.at(HostFault.Kind.PARTITION, partition));
+            double halfWay = Math.round((o.warmupSeconds + o.burstSeconds / 2.0) * 10) / 10.0;
+            out.add(partition.isBlank() ? new HostFault(HostFault.Kind.PARTITION, null, halfWay, HostFault.DEFAULT_SECONDS)
+                    : HostFault.at(HostFault.Kind.PARTITION, partition));
         }
         losses.forEach(s -> out.add(HostFault.onHost(HostFault.Kind.LOSS, s)));
         delays.forEach(s -> out.add(HostFault.onHost(HostFault.Kind.DELAY, s)));
@@ -79,8 +80,8 @@ final class HostsOptions {
             out.add(HostFault.at(HostFault.Kind.RESTART_ETCD, restartEtcd));
         }
         if (!anyFault()) {
-            out.add(new HostFault(HostFault.Kind.CUT_LINK, t.decodeHosts().get(0), o.warmupSeconds + o.burstSeconds / 3.0,
-                    HostFault.DEFAULT_SECONDS));
+            double third = Math.round((o.warmupSeconds + o.burstSeconds / 3.0) * 10) / 10.0;
+            out.add(new HostFault(HostFault.Kind.CUT_LINK, t.decodeHosts().get(0), third, HostFault.DEFAULT_SECONDS));
         }
         if (!(lossPercent > 0 && lossPercent <= 100)) {
             throw new IllegalArgumentException("--loss-percent must be in (0, 100], got " + lossPercent);

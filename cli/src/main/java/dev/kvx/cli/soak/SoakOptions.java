@@ -18,6 +18,7 @@ import picocli.CommandLine.Option;
         description = {"The main job: prefill/decode stress-and-recovery run over real NIXL, with a report.",
             "A context and a generation worker as two processes over real NIXL (UCX): warm-up, burst, idle and recovery "
                 + "probes with injected faults, live progress, and a report (table, report.json, report.html, report.png). "
+                + "With --hosts N: prefill and decode workers in network-namespace hosts, found through etcd, with cross-host faults. "
                 + "Exit status 1 when a request ended without an outcome, a block leaked, data did not verify or a probe failed."})
 public final class SoakOptions implements Callable<Integer> {
     @CommandLine.Spec
