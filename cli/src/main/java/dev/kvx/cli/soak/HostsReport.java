@@ -62,7 +62,7 @@ final class HostsReport {
             if (r.startNanos == 0) {
                 unsupported += r.status.startsWith("unsupported") ? 1 : 0;
                 failed += r.status.startsWith("failed") ? 1 : 0;
-                faults.add(new ReportDocument.Fault(r.spec.kind().label, target(r, t), -1, -1, r.status, 0, Map.of(), -1, -1, -1));
+                faults.add(new ReportDocument.Fault(r.spec.kind().label, target(r, t), -1, -1, r.status, 0, Map.of(), -1, -1, -1, -1));
                 continue;
             }
             run++;
@@ -80,11 +80,15 @@ final class HostsReport {
             double recovered = requests.stream().filter(q -> affected.contains(q.ctxWorker) || affected.contains(q.genWorker))
                     .filter(q -> q.submitNanos >= end && q.outcome().equals("COMPLETED")).mapToLong(q -> q.genAtNanos - end).min()
                     .orElse(-1_000_000) / 1e6;
+            // the pairs it did not touch: one peer's trouble must not stop the others
+            boolean everyPair = t.prefill().stream().allMatch(affected::contains) || t.decode().stream().allMatch(affected::contains);
+            long others = everyPair ? -1 : requests.stream().filter(q -> !affected.contains(q.ctxWorker) && !affected.contains(q.genWorker))
+                    .filter(q -> q.outcome().equals("COMPLETED") && q.genAtNanos >= start && q.genAtNanos <= undone).count();
             if (recovered < 0 && !r.status.startsWith("failed")) {
                 unrecovered++;
             }
             faults.add(new ReportDocument.Fault(r.spec.kind().label, target(r, t), timeline.at(start), r.endNanos == 0 ? -1 : timeline.at(end),
-                    r.status, touched.size(), outcomes, round(lastEnded), round(slowest), round(recovered)));
+                    r.status, touched.size(), outcomes, round(lastEnded), round(slowest), round(recovered), others));
         }
         this.faultsRun = run;
         this.faultsUnsupported = unsupported;
@@ -148,6 +152,9 @@ final class HostsReport {
                     f.start(), f.end() < 0 ? "(not ended)" : String.format(Locale.ROOT, "%.1f s", f.end()), f.status(), f.touched(),
                     f.touchedOutcomes(), f.lastEndedMsAfterStart(), f.slowestTouchedMs(),
                     f.recoveredMsAfterEnd() < 0 ? "NONE" : String.format(Locale.ROOT, "%.0f ms", f.recoveredMsAfterEnd()));
+            if (f.othersCompleted() >= 0) {
+                out.printf(Locale.ROOT, "  %-12s meanwhile the pairs it did not touch completed %d request(s)%n", "", f.othersCompleted());
+            }
         }
     }
 }

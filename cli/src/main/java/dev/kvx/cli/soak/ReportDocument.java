@@ -74,9 +74,10 @@ record ReportDocument(boolean ok, Map<String, Object> parameters, Map<String, Ob
      * @param lastEndedMsAfterStart when the last of them ended, in ms after the fault began
      * @param slowestTouchedMs the longest of them, submission to its last outcome, in ms
      * @param recoveredMsAfterEnd ms from the fault's end to the first request on an affected pair that completed after it (-1: none)
+     * @param othersCompleted requests on the pairs it did not touch that completed while it was in effect (-1: it touched every pair)
      */
     record Fault(String kind, String target, double start, double end, String status, long touched, Map<String, Long> touchedOutcomes,
-                 double lastEndedMsAfterStart, double slowestTouchedMs, double recoveredMsAfterEnd) {}
+                 double lastEndedMsAfterStart, double slowestTouchedMs, double recoveredMsAfterEnd, long othersCompleted) {}
 
     /**
      * The requests between one prefill and one decode worker.

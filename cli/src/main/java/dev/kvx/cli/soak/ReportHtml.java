@@ -102,6 +102,7 @@ final class ReportHtml {
             m.put("lastEnded", String.format(Locale.ROOT, "%.0f", f.lastEndedMsAfterStart()));
             m.put("slowest", String.format(Locale.ROOT, "%.0f", f.slowestTouchedMs()));
             m.put("recovered", f.recoveredMsAfterEnd() < 0 ? "none" : String.format(Locale.ROOT, "%.0f", f.recoveredMsAfterEnd()));
+            m.put("others", f.othersCompleted() < 0 ? "(every pair touched)" : String.valueOf(f.othersCompleted()));
             return m;
         }).toList());
         return v;

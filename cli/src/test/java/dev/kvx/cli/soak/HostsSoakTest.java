@@ -18,10 +18,10 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * {@code kvx soak --hosts 2} end to end with short phases: two prefill and two decode workers on two
- * namespace hosts plus etcd's, a link cut and a host kill (its worker restarted under the same name)
- * during the burst; the report holds the hosts, peers, lanes and faults, and every invariant holds.
- * Skipped with the reason only where network namespaces cannot be made here.
+ * {@code kvx soak --hosts 3} end to end with short phases: two prefill workers in h0, a decode worker in
+ * h1 and one in h2, etcd in a host of its own; h1's link cut, then h1 killed (its worker restarted under
+ * the same name) during the burst, while decode-1's pairs keep serving; the report holds the hosts, peers,
+ * lanes and faults, and every invariant holds. Skipped with the reason only where network namespaces cannot be made here.
  */
 class HostsSoakTest {
     /** etcd on PATH (or KVX_ETCD), else what ci/provision-etcd.sh installs (as root); skips without one. */
@@ -52,11 +52,11 @@ class HostsSoakTest {
     }
 
     @Test
-    void aShortRunAcrossHostsWithALinkCutAndAHostKillKeepsEveryInvariant(@TempDir Path dir) throws Exception {
+    void aShortRunAcrossThreeHostsWithALinkCutAndAHostKillKeepsEveryInvariant(@TempDir Path dir) throws Exception {
         etcdBinary();
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         PrintStream out = new PrintStream(bytes, true, StandardCharsets.UTF_8);
-        int status = Main.run(new String[] {"soak", "--hosts", "2", "--warmup", "1", "--burst", "8", "--idle", "3", "--probes", "4",
+        int status = Main.run(new String[] {"soak", "--hosts", "3", "--warmup", "1", "--burst", "8", "--idle", "3", "--probes", "4",
             "--concurrency", "8", "--timeout-ms", "1500", "--faults", "none", "--cut-link", "h1@2:1.5", "--kill-host", "h1@5:1",
             "--report", dir.toString()}, out, out);
         String text = bytes.toString(StandardCharsets.UTF_8);
@@ -80,7 +80,7 @@ class HostsSoakTest {
         assertEquals(2, inv.get("hostFaultsRun").asLong());
 
         JsonNode hosts = report.get("hosts");
-        assertEquals(List.of("h0", "h1", "etcd"), names(hosts.get("hosts"), "name"));
+        assertEquals(List.of("h0", "h1", "h2", "etcd"), names(hosts.get("hosts"), "name"));
         assertTrue(hosts.get("etcd").asText().startsWith("http://10.231.0."), hosts.get("etcd").asText());
         JsonNode peers = hosts.get("peers");
         assertEquals(List.of("prefill-0", "prefill-1", "decode-0", "decode-1"), names(peers, "name"));
@@ -88,6 +88,7 @@ class HostsSoakTest {
             assertEquals(2, p.get("sessions").size(), "N x M: every worker has a session with both of the other role: " + p);
         }
         assertEquals(2, peers.get(2).get("starts").asInt(), "decode-0 restarted with its host, under the same name");
+        assertEquals(1, peers.get(3).get("starts").asInt(), "decode-1, in h2, was not touched");
         assertTrue(hosts.get("ucxLanes").get("decode-0").toString().contains("tcp/eth0"), "UCX carried the data over TCP: "
                 + hosts.get("ucxLanes"));
         JsonNode faults = hosts.get("faults");
@@ -96,6 +97,7 @@ class HostsSoakTest {
             assertEquals("done", f.get("status").asText(), f.toString());
             assertTrue(f.get("start").asDouble() > 0 && f.get("end").asDouble() > f.get("start").asDouble(), "start and end: " + f);
             assertTrue(f.get("recoveredMsAfterEnd").asDouble() >= 0, "an affected pair completed a request after it: " + f);
+            assertTrue(f.get("othersCompleted").asLong() > 0, "decode-1's pairs kept serving while decode-0's host was cut or dead: " + f);
         }
         assertEquals(4, hosts.get("pairs").size());
         for (JsonNode p : hosts.get("pairs")) {

@@ -74,9 +74,9 @@ final class ReportSamples {
                         new ReportDocument.Peer("decode-0", "decode", "h1", "10.231.0.2", 2, List.of("prefill-0", "prefill-1"))),
                 Map.of("decode-0", List.of("inter-node cfg#1: am(tcp/eth0)", "KV data (ucp_put, inter-node cfg#1): zero-copy tcp/eth0")),
                 List.of(new ReportDocument.Fault("cut-link", "h1 [decode-0]", 9.0, 11.0, "done", 12, new TreeMap<>(Map.of("TIMED_OUT", 8L, "COMPLETED", 4L)),
-                                3100, 3050, 420),
+                                3100, 3050, 420, 57),
                         new ReportDocument.Fault("delay", "h1 [decode-0]", -1, -1, "unsupported on this kernel: " + HOSTILE, 0, Map.of(),
-                                -1, -1, -1)),
+                                -1, -1, -1, -1)),
                 List.of(new ReportDocument.Pair("prefill-0", "decode-0", 300, 290, 1.25)));
         return new ReportDocument(d.ok(), d.parameters(), d.invariants(), d.phases(), events, d.timeline(), hosts, null);
     }
