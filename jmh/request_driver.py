@@ -113,8 +113,8 @@ class Run:
             # kvx: engine thread (kvx), caller-driven poll() (kvx-poll), pull mode (kvx-pull); its agent has NIXL's
             # progress thread off (the engine drives progress), so C and Python run the same way by default.
             variant = {"kvx": [], "kvx-poll": ["engine=poll"], "kvx-pull": ["mode=pull"], "kvx-pull-poll": ["mode=pull", "engine=poll"],
-                       "kvx-aot": [], "kvx-warm": ["jit_warmup=2000"], "kvx-warm-poll": ["jit_warmup=2000", "engine=poll"],
-                       "kvx-warm-pull": ["jit_warmup=2000", "mode=pull"]}
+                       "kvx-aot": [], "kvx-warm": ["jit_warmup=20000"], "kvx-warm-poll": ["jit_warmup=20000", "engine=poll"],
+                       "kvx-warm-pull": ["jit_warmup=20000", "mode=pull"]}
             aot = []
             if self.impl == "kvx-aot" or getattr(a, "training", False):
                 # JDK 25's AOT cache, one per role, trained by a short run of the same benchmark (--aot-dir)

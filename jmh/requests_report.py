@@ -7,7 +7,7 @@ BEGIN = "<!-- whole-requests:begin -->"
 END = "<!-- whole-requests:end -->"
 IMPLS = (("kvx", "kvx transceiver (engine thread)"), ("kvx-poll", "kvx transceiver, caller-driven poll()"),
          ("kvx-aot", "kvx transceiver, JDK 25 AOT cache (trained by a short run)"),
-         ("kvx-warm", "kvx transceiver, builder's JIT warm-up (2,000 requests between twins at build)"),
+         ("kvx-warm", "kvx transceiver, builder's JIT warm-up (twins at build until the JIT is quiet, at most 20,000 requests)"),
          ("kvx-warm-poll", "kvx, JIT warm-up, caller-driven"), ("kvx-warm-pull", "kvx, JIT warm-up, pull mode"),
          ("c", "C, same protocol"), ("python", "NIXL Python API, same protocol"),
          ("kvx-pull", "kvx transceiver, pull mode (READ)"), ("kvx-pull-poll", "kvx, pull mode, caller-driven"),
@@ -193,13 +193,14 @@ def requests_section(results):
     return L
 
 
-def replace_section(path, lines):
-    """Puts the section into an existing report, in place of the old one (or at the end)."""
+def replace_section(path, lines, begin=BEGIN, end=END):
+    """Puts the section (between the begin and end markers) into an existing report, in place of the old one
+    (or before "Reading the ratios", or at the end)."""
     text = open(path).read() if os.path.exists(path) else "# kvx benchmarks\n"
     block = "\n".join(lines)
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + block + rest.split(END, 1)[1]
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        text = head + block + rest.split(end, 1)[1]
     elif "\n## Reading the ratios" in text:
         head, rest = text.split("\n## Reading the ratios", 1)
         text = head.rstrip("\n") + "\n\n" + block + "\n\n## Reading the ratios" + rest

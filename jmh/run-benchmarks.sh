@@ -5,8 +5,9 @@
 # between two processes) in this one invocation, and writes BENCHMARKS.md with every figure, its
 # baseline from this run and the ratio. Defaults fit a 2-core machine in about 7 minutes; --long
 # measures the per-call part 5x longer.
-#   jmh/run-benchmarks.sh [--long] [--out FILE] [--requests-only | --skip-requests] [--requests-args "ARGS"]
-# --requests-only runs only the request-level part and replaces only its section of FILE;
+#   jmh/run-benchmarks.sh [--long] [--out FILE] [--requests-only | --skip-requests | --mac-only] [--requests-args "ARGS"]
+# --requests-only runs only the request-level part and replaces only its section of FILE; --mac-only runs
+# only MacBenchmark (JMH) and a kvx-only 64 x 16 KiB request run, and replaces only the MAC section;
 # --requests-args passes options to jmh/request_driver.py (e.g. "--hugepages 1", "--impls kvx,c").
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -14,6 +15,7 @@ long=0
 out="$root/BENCHMARKS.md"
 requests=1
 calls=1
+mac_only=0
 req_args=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -21,8 +23,9 @@ while [[ $# -gt 0 ]]; do
     --out) out=$(realpath -m "$2"); shift ;;
     --requests-only) calls=0 ;;
     --skip-requests) requests=0 ;;
+    --mac-only) mac_only=1 ;;
     --requests-args) req_args=$2; shift ;;
-    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
     *) echo "run-benchmarks: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -46,6 +49,24 @@ gcc -O2 -Wall -Wextra -I "$root/native-headers" -o "$res/request_bench" "$root/j
 if [[ $long == 1 ]]; then secs=10; wi=5; i=10; else secs=2; wi=2; i=3; fi
 java=("$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -Dkvx.native.dir="$native")
 jar="$root/jmh/target/kvx-benchmarks.jar"
+
+mac_jmh() {
+  echo "== JMH: what the MAC costs per message (MacBenchmark)" >&2
+  # many short iterations: on a shared machine some of them run undisturbed (mac_report.py shows the fastest and the mean)
+  "${java[@]}" -jar "$jar" 'dev.kvx.transceiver.internal.wire.MacBenchmark' -wi 2 -w 1 -i $((i * 8)) -r 200ms -f 1 -rf json -rff "$res/mac.json" >&2
+}
+if [[ $mac_only == 1 ]]; then
+  mac_jmh
+  echo "== the request it protects: kvx, 64 x 16 KiB, 1 in flight (jmh/request_driver.py)" >&2
+  rm -rf "$res/mac-requests"
+  python3 "$root/jmh/request_driver.py" --out "$res/mac-requests" --java "$JAVA_HOME/bin/java" --jar "$jar" --native "$native" \
+    --cbin "$res/request_bench" --impls kvx --shapes 64x16384 --inflight 1 --counts 2000 --startup 0 --rounds 1
+  python3 "$root/jmh/write_benchmarks.py" --results "$res" --out "$out" --java "$JAVA_HOME/bin/java" --command x --mac-only \
+    --mac-requests "$res/mac-requests"
+  echo "run-benchmarks: replaced the MAC section of $out" >&2
+  exit 0
+fi
+
 
 echo "== NIXL's Python API (nixl-cu13 and numpy wheels, unpacked into jmh/target/bench/py)" >&2
 nixl_version=$(sed -n 's/^NIXL_VERSION=//p' "$root/ci/provision-native.sh")
@@ -76,6 +97,8 @@ echo "== JMH: NIXL through kvx, with the gc profiler" >&2
 echo "== JMH: the polling calls without Linker.Option.critical (before/after)" >&2
 "${java[@]}" -jar "$jar" 'dev.kvx.nixl.NixlVsCBenchmark.(statusPollNative|notificationDrain|breakdownBareDowncall)' \
   -wi $wi -i $i -w 1 -r 1 -f 1 -jvmArgsAppend -Dkvx.nixl.criticalCalls=false -rf json -rff "$res/jmh-nocritical.json" >&2
+
+mac_jmh
 
 echo "== engine harness" >&2
 "${java[@]}" -cp "$jar" dev.kvx.bench.EngineHarness "$secs" > "$res/engine.tsv"

@@ -11,6 +11,7 @@ import platform
 import subprocess
 from datetime import datetime, timezone
 
+import mac_report
 from requests_report import replace_section, requests_section
 
 
@@ -80,9 +81,15 @@ def main():
     ap.add_argument("--see-also", default="")
     ap.add_argument("--requests-only", action="store_true",
                     help="replace only the whole-requests section of an existing --out (jmh/run-benchmarks.sh --requests-only)")
+    ap.add_argument("--mac-only", action="store_true",
+                    help="replace only the MAC section of an existing --out (jmh/run-benchmarks.sh --mac-only)")
+    ap.add_argument("--mac-requests", help="results of the kvx-only request run beside the MAC figures (--mac-only)")
     a = ap.parse_args()
     if a.requests_only:
         replace_section(a.out, requests_section(a.results))
+        return
+    if a.mac_only:
+        replace_section(a.out, mac_report.mac_section(a.results, a.mac_requests), mac_report.BEGIN, mac_report.END)
         return
     c = read_tsv(os.path.join(a.results, "c.tsv"))
     py_path = os.path.join(a.results, "py.tsv")
@@ -213,6 +220,8 @@ def main():
                  f"{fmt(eng.get((name, 'max'), (None,))[0], 3)} |")
     L.append("")
     L += requests_section(a.results)
+    L.append("")
+    L += mac_report.mac_section(a.results)
     L.append("")
     L.append("## Reading the ratios")
     L.append("")

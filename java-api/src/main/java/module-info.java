@@ -15,6 +15,7 @@ module dev.kvx {
     requires com.fasterxml.jackson.core;
     requires java.net.http;
     requires jdk.jfr;
+    requires java.management;
 
     exports dev.kvx;
     exports dev.kvx.cuda;

@@ -69,7 +69,10 @@ public final class CacheTransceiver implements AutoCloseable {
         this.engine = engine;
         this.runner = runner;
         this.ownedExecutor = ownedExecutor;
-        this.metrics = new TransceiverMetrics(engine);
+        this.metrics = new TransceiverMetrics(engine, () -> {
+            var c = controlServer;
+            return c == null ? 0 : c.refused();
+        });
     }
 
     /** A builder for a transceiver named {@code name} (its NIXL agent's name) over {@code pool}. */
@@ -572,12 +575,6 @@ public final class CacheTransceiver implements AutoCloseable {
         return await(f, Duration.ofSeconds(10), "capturing a frame");
     }
 
-    /** Test hook: exchanges the control channel refused (bad proof, bad input, too many at once); 0 without one. */
-    long controlRefusedForTest() {
-        var c = controlServer;
-        return c == null ? 0 : c.refused();
-    }
-
     /** Test hook: sends raw bytes to the peer, outside any session, from the engine thread. */
     void sendRawBytesForTest(String peer, byte[] bytes) {
         executeOnEngine(() -> engine.sendRawBytesForTest(peer, bytes));
@@ -707,14 +704,21 @@ public final class CacheTransceiver implements AutoCloseable {
         /**
          * Warms the JIT up before {@link #build()} returns: two throwaway transceivers in this process, built
          * like this one (engine thread or caller-driven, transfer mode, agent settings, UCX parameters) but with
-         * their own small host pools, a fresh secret and no listener, move {@code requests} requests between them
-         * over real NIXL and are closed. A fresh JVM otherwise runs its first few thousand requests through the
-         * interpreter and C1 code while the JIT compiles kvx's request path, at about half the requests per
-         * second (BENCHMARKS.md, startup rows); with 2,000 the build takes some 0.3–1 s longer and the first
-         * real requests run compiled code. Best effort: a warm-up that fails is logged and the build goes on.
-         * Default 0 (none).
+         * their own small host pools, a fresh secret and no listener, move up to {@code requests} requests between
+         * them over real NIXL and are closed. They stop early once the JIT is quiet (after 2,000 requests, at the
+         * end of a batch of 500 in which it compiled for less than 5% of the time). A fresh JVM otherwise runs its
+         * first thousands of requests through the interpreter and C1 code while the JIT compiles kvx's request
+         * path, at about half the requests per second and with tens of milliseconds of p99 (BENCHMARKS.md, startup
+         * rows). Measured: 8,000 to 10,000 requests and 1.5 to 4 s until the JIT is quiet. Best effort: a
+         * warm-up that fails is logged and the build goes on. Default 0 (none); a server would pass 20,000.
          *
-         * @param requests requests to move, 0 for none (at most 1,000,000)
+         * <p>{@snippet :
+         * CacheTransceiver tx = CacheTransceiver.builder("decode-0", pool)
+         *         .warmUp(20_000) // before the readiness probe says yes
+         *         .build();
+         * }
+         *
+         * @param requests the most requests to move, 0 for none (at most 1,000,000)
          */
         public Builder warmUp(int requests) {
             if (requests < 0 || requests > 1_000_000) {

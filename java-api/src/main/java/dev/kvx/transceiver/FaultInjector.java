@@ -43,4 +43,16 @@ public interface FaultInjector {
     default Duration lateTransfer(long requestId) {
         return Duration.ZERO;
     }
+
+    /**
+     * Sees every message this side sends as a notification (session and handshake messages; not the Done
+     * that travels with a transfer), framed and MAC'd, as an eavesdropper on the network would: kvx's
+     * messages are authenticated, not encrypted. The soak's hostile peer replays and tampers with these.
+     * Called on the engine thread; it must not block and must not keep {@code frame} past the call
+     * without copying it.
+     *
+     * @param peer the agent the frame goes to
+     * @param frame the frame's bytes
+     */
+    default void sent(String peer, byte[] frame) {}
 }

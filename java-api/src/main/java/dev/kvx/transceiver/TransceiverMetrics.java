@@ -6,9 +6,11 @@ import dev.kvx.transceiver.internal.engine.TransceiverEngine;
 /** Counters and gauges of one transceiver, safe to read from any thread. */
 public final class TransceiverMetrics {
     private final TransceiverEngine engine;
+    private final java.util.function.LongSupplier controlRefused;
 
-    TransceiverMetrics(TransceiverEngine engine) {
+    TransceiverMetrics(TransceiverEngine engine, java.util.function.LongSupplier controlRefused) {
         this.engine = engine;
+        this.controlRefused = controlRefused;
     }
 
     /** A consistent-enough snapshot for reports, scrapes and assertions. */
@@ -23,7 +25,7 @@ public final class TransceiverMetrics {
                 c.peersEvicted.get(), engine.sendSlotsInUse(), engine.recvSlotsInUse(), pool.freeBlocks(), pool.allocatedBlocks(),
                 pool.quarantinedBlocks(), c.quarantinesProvenByRelease.get(), c.quarantinesProvenByPeerLoss.get(),
                 engine.pendingAnnounces(), engine.liveTasks(), c.ticks.get(), c.maxLatenessNanos.get(), c.completedLatencyNanos.get(),
-                c.completedBytes.get(), c.metadataPublishes.get());
+                c.completedBytes.get(), c.metadataPublishes.get(), controlRefused.getAsLong());
     }
 
     /**
@@ -99,6 +101,8 @@ public final class TransceiverMetrics {
      * @param completedLatencyNanos sum of the latencies of COMPLETED requests
      * @param completedBytes KV bytes of COMPLETED requests
      * @param metadataPublishes times the metadata was published to etcd again after etcd lost it
+     * @param refusedControl exchanges the control channel refused (no proof of the secret, bad input, timeout, too
+     *        many unproven at once); 0 without a control channel
      */
     public record Snapshot(long submitted, long completed, long timedOut, long cancelled, long failed, long requestErrors,
                            long engineErrors, long malformedMessages, long foreignMessages, long staleMessages, long droppedByFault,
@@ -108,7 +112,7 @@ public final class TransceiverMetrics {
                            int recvSlotsInUse, int freeBlocks, int allocatedBlocks, int quarantinedBlocks,
                            long quarantinesProvenByRelease, long quarantinesProvenByPeerLoss, int pendingAnnounces, int liveRequests,
                            long ticks, long maxLatenessNanos, long completedLatencyNanos, long completedBytes,
-                           long metadataPublishes) {
+                           long metadataPublishes, long refusedControl) {
         /** Outcomes delivered so far. */
         public long outcomes() {
             return completed + timedOut + cancelled + failed;

@@ -23,6 +23,9 @@ final class TransceiverWarmup {
     private static final int BLOCKS_PER_REQUEST = 8;
     private static final int IN_FLIGHT = 4;
     private static final Duration DEADLINE = Duration.ofSeconds(30);
+    private static final int BATCH = 500;
+    private static final int MIN_REQUESTS = 2_000;
+    private static final double QUIET_SHARE = 0.05;
 
     private TransceiverWarmup() {}
 
@@ -73,14 +76,32 @@ final class TransceiverWarmup {
         return b.build();
     }
 
-    /** Moves the requests, {@link #IN_FLIGHT} at a time; stops at the first one that does not complete. */
+    /**
+     * Moves up to {@code requests} requests, {@link #IN_FLIGHT} at a time, and stops early once the JIT is quiet:
+     * after {@link #MIN_REQUESTS}, at the end of a batch of {@link #BATCH} in which it compiled for less than
+     * {@link #QUIET_SHARE} of the batch's time (where the JVM reports compilation time). Stops at the first request
+     * that does not complete.
+     */
     private static int move(boolean poll, CacheTransceiver ctx, CacheTransceiver gen, int requests) {
         long until = System.nanoTime() + DEADLINE.toNanos();
+        java.lang.management.CompilationMXBean jit = java.lang.management.ManagementFactory.getCompilationMXBean();
+        boolean watchJit = jit != null && jit.isCompilationTimeMonitoringSupported();
+        long batchStart = System.nanoTime();
+        long jitAtBatchStart = watchJit ? jit.getTotalCompilationTime() : 0;
         ArrayDeque<LlmRequest[]> live = new ArrayDeque<>();
         int submitted = 0;
         int done = 0;
         while (done < requests) {
-            while (submitted < requests && live.size() < IN_FLIGHT) {
+            if (watchJit && done > 0 && done % BATCH == 0 && live.isEmpty()) {
+                long now = System.nanoTime();
+                long jitMs = jit.getTotalCompilationTime() - jitAtBatchStart;
+                if (done >= MIN_REQUESTS && jitMs < QUIET_SHARE * TimeUnit.NANOSECONDS.toMillis(now - batchStart)) {
+                    break;
+                }
+                batchStart = now;
+                jitAtBatchStart = jit.getTotalCompilationTime();
+            }
+            while (submitted < requests && live.size() < IN_FLIGHT && (!watchJit || submitted < done - done % BATCH + BATCH)) {
                 long id = ++submitted;
                 LlmRequest c = ctx.createRequest(id, BLOCKS_PER_REQUEST);
                 LlmRequest g = gen.createRequest(id, BLOCKS_PER_REQUEST);

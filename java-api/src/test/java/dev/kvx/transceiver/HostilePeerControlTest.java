@@ -114,7 +114,7 @@ class HostilePeerControlTest {
     @Test
     void withoutTheSecretTheControlChannelGivesNothingAndKeepsServingLegitimatePeers() throws Exception {
         try (Victims v = victims()) {
-            long refused0 = v.ctx.controlRefusedForTest();
+            long refused0 = v.ctx.metrics().snapshot().refusedControl();
             // an honest client with another secret: the server's proof does not verify, so the client stops
             Path wrong = v.dir.resolve("wrong.secret");
             Files.writeString(wrong, java.util.HexFormat.of().formatHex(random(32)));
@@ -146,8 +146,8 @@ class HostilePeerControlTest {
             try (Socket silent = open(v.ctx)) {
                 assertEquals(0, untilClosed(silent).length);
             }
-            assertTrue(eventually(() -> v.ctx.controlRefusedForTest() >= refused0 + 8), () -> "refused " + v.ctx.controlRefusedForTest());
-            assertEquals(refused0 + 8, v.ctx.controlRefusedForTest());
+            assertTrue(eventually(() -> v.ctx.metrics().snapshot().refusedControl() >= refused0 + 8), () -> "refused " + v.ctx.metrics().snapshot().refusedControl());
+            assertEquals(refused0 + 8, v.ctx.metrics().snapshot().refusedControl());
             // and a legitimate peer still connects and moves data
             assertLegitimatePeerGetsIn(v);
         }

@@ -43,6 +43,8 @@ import java.util.function.ToDoubleFunction;
  * <tr><td>{@code kvx.transceiver.messages.refused}</td><td>counter</td><td>{@code reason}: auth, unknown_session, replay,
  *     oversize, pending_cap, peer_cap</td><td>messages refused before they touched a request</td></tr>
  * <tr><td>{@code kvx.transceiver.handshakes}</td><td>counter</td><td>{@code result}: established, refused</td><td>sessions</td></tr>
+ * <tr><td>{@code kvx.transceiver.control.refused}</td><td>counter</td><td></td>
+ *     <td>control-channel exchanges refused (no proof of the secret, bad input, timeout)</td></tr>
  * <tr><td>{@code kvx.transceiver.sessions}, {@code .peers.unhealthy}</td><td>gauge</td><td></td>
  *     <td>live sessions; peers that owe a proof and get no new work</td></tr>
  * <tr><td>{@code kvx.transceiver.quarantines.proven}</td><td>counter</td><td>{@code by}: release, peer_loss</td>
@@ -144,6 +146,8 @@ public final class TransceiverMeterBinder implements MeterBinder {
                 t -> of(t, TransceiverMetrics.Snapshot::handshakes));
         counter(r, "kvx.transceiver.handshakes", "sessions established", "result", "refused",
                 t -> of(t, TransceiverMetrics.Snapshot::refusedHandshakes));
+        counter(r, "kvx.transceiver.control.refused", "control-channel exchanges refused (no proof of the secret, bad input, timeout)",
+                null, null, t -> of(t, TransceiverMetrics.Snapshot::refusedControl));
         gauge(r, "kvx.transceiver.sessions", "live sessions (connected peers)", null, null, t -> of(t, TransceiverMetrics.Snapshot::sessions));
         gauge(r, "kvx.transceiver.peers.unhealthy", "peers that have not proven an abandoned transfer over in time (no new work)",
                 null, null, t -> of(t, TransceiverMetrics.Snapshot::unhealthyPeers));

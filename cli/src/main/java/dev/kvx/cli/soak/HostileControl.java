@@ -24,6 +24,8 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 final class HostileControl {
     private static final int MAGIC = 0x4b565843; // "KVXC"
+    /** The attempts' kinds, in the order they take turns: an honest client with another secret (asking for the metadata), junk, a liar, an absurd length. */
+    static final String[] KINDS = {"wrongSecret", "junk", "liar", "absurdLength"};
     private final SplittableRandom random;
     private final Duration timeout;
     private final SharedSecret wrong = SharedSecret.generate();
@@ -32,17 +34,21 @@ final class HostileControl {
     final AtomicLong leaked = new AtomicLong();
     final AtomicLong hung = new AtomicLong();
     final AtomicLong unreachable = new AtomicLong();
+    /** Attempts by kind, indexed as {@link #KINDS}. */
+    final java.util.concurrent.atomic.AtomicLongArray byKind = new java.util.concurrent.atomic.AtomicLongArray(KINDS.length);
 
     HostileControl(long seed, Duration timeout) {
         this.random = new SplittableRandom(seed);
         this.timeout = timeout;
     }
 
-    /** One attempt on the control channel at {@code address}, of the next kind. */
-    void attempt(InetSocketAddress address, byte[] ownMetadata) {
-        long n = attempts.incrementAndGet();
+    /** One attempt on the control channel at {@code address}, of kind {@code round % KINDS.length} (every address gets every kind). */
+    void attempt(InetSocketAddress address, long round, byte[] ownMetadata) {
+        int kind = (int) (round % KINDS.length);
+        attempts.incrementAndGet();
+        byKind.incrementAndGet(kind);
         try {
-            switch ((int) (n % 4)) {
+            switch (kind) {
                 case 0 -> wrongSecret(address, ownMetadata);
                 case 1 -> raw(address, junk(4096));
                 case 2 -> raw(address, liar());

@@ -26,8 +26,13 @@ import java.util.SplittableRandom;
 final class HostileTargets implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(HostileTargets.class.getName());
 
-    /** What the hostile peer sends, for the summary. */
-    enum Kind { ABORT, ANNOUNCE, DONE, RELEASED, HELLO, GARBAGE }
+    /** What the hostile peer sends, for the summary: forged messages of each kind, and flood announcements. */
+    enum Kind { ABORT, ANNOUNCE, DONE, RELEASED, HELLO, GARBAGE, FLOOD }
+
+    /** The kinds {@link #sendForged} picks from. */
+    private static final Kind[] FORGED = {Kind.ABORT, Kind.ANNOUNCE, Kind.DONE, Kind.RELEASED, Kind.HELLO, Kind.GARBAGE};
+    /** Blocks in each flood announcement (16 KiB: big, under the notification cap). */
+    private static final int FLOOD_BLOCKS = 4096;
 
     /** One victim: its name and the agents that reach it. */
     private record Victim(Path file, FileTime loaded, String name, List<NixlAgent> senders) {}
@@ -40,6 +45,7 @@ final class HostileTargets implements AutoCloseable {
     private final long idTo;
     private final Map<Kind, Long> sent = new EnumMap<>(Kind.class);
     private long sendFailures;
+    private long attempted;
     private int next;
 
     HostileTargets(List<Path> files, String ownName, long seed, long idFrom, long idTo) {
@@ -114,13 +120,57 @@ final class HostileTargets implements AutoCloseable {
                 to.add(v.name());
             }
         }
+        attempted++;
         if (all.isEmpty()) {
             return;
         }
         int i = Math.floorMod(next++, all.size());
-        Kind kind = Kind.values()[random.nextInt(Kind.values().length)];
-        send(all.get(i), to.get(i), frame(kind, all.get(i).name()));
-        sent.merge(kind, 1L, Long::sum);
+        Kind kind = FORGED[random.nextInt(FORGED.length)];
+        if (send(all.get(i), to.get(i), frame(kind, all.get(i).name()))) {
+            sent.merge(kind, 1L, Long::sum);
+        }
+    }
+
+    /** Sends {@code n} announcements of {@value #FLOOD_BLOCKS} blocks for sessions it cannot know, back to back, spread over the agents. */
+    void sendFlood(int n) {
+        List<NixlAgent> all = new ArrayList<>();
+        List<String> to = new ArrayList<>();
+        for (Victim v : victims.values()) {
+            for (NixlAgent a : v.senders()) {
+                all.add(a);
+                to.add(v.name());
+            }
+        }
+        if (all.isEmpty()) {
+            return;
+        }
+        int[] blocks = new int[FLOOD_BLOCKS];
+        for (int b = 0; b < blocks.length; b++) {
+            blocks[b] = random.nextInt(1 << 16);
+        }
+        MacKey guessed = new MacKey(bytes(32));
+        for (int k = 0; k < n; k++) {
+            int i = Math.floorMod(next++, all.size());
+            long id = idFrom + random.nextLong(Math.max(1, idTo - idFrom + 1));
+            if (send(all.get(i), to.get(i), WireCodec.encode(new WireMessage.Announce(id, 1 + random.nextInt(1 << 20), 0, false, blocks),
+                    random.nextLong() | 1, 1 + k, guessed))) {
+                sent.merge(Kind.FLOOD, 1L, Long::sum);
+            }
+        }
+    }
+
+    /** The agent that reaches {@code victim} under the name {@code as}, or null if there is none. */
+    NixlAgent agent(String victim, String as) {
+        for (Victim v : victims.values()) {
+            if (v.name().equals(victim)) {
+                for (NixlAgent a : v.senders()) {
+                    if (a.name().equals(as)) {
+                        return a;
+                    }
+                }
+            }
+        }
+        return null;
     }
 
     /** Sends one notification of {@code bytes} (starting like a kvx frame) to every victim. */
@@ -132,19 +182,21 @@ final class HostileTargets implements AutoCloseable {
         big[3] = WireCodec.VERSION;
         int n = 0;
         for (Victim v : victims.values()) {
-            if (!v.senders().isEmpty()) {
-                send(v.senders().get(v.senders().size() - 1), v.name(), big);
+            if (!v.senders().isEmpty() && send(v.senders().get(v.senders().size() - 1), v.name(), big)) {
                 n++;
             }
         }
         return n;
     }
 
-    private void send(NixlAgent from, String to, byte[] bytes) {
+    /** Hands the bytes to NIXL; false (counted as a send failure) if the victim went away (it is reloaded when its file changes). */
+    private boolean send(NixlAgent from, String to, byte[] bytes) {
         try {
             from.sendNotification(to, bytes);
+            return true;
         } catch (RuntimeException e) {
-            sendFailures++; // the victim went away (it is reloaded when its file changes)
+            sendFailures++;
+            return false;
         }
     }
 
@@ -166,6 +218,7 @@ final class HostileTargets implements AutoCloseable {
             case RELEASED -> WireCodec.encode(new WireMessage.Released(id, epoch), session, 1 + random.nextInt(1000), guessed);
             case HELLO -> WireCodec.encode(new WireMessage.Hello(bytes(16), random.nextLong(), claimedName,
                     new PoolInfo(false, 0, 1 << 20, 4096, 1024, 1, 1, 64, 2, 16, false)), session, 0, guessed);
+            case FLOOD -> throw new IllegalArgumentException("floods are sent by sendFlood");
             case GARBAGE -> {
                 byte[] g = bytes(8 + random.nextInt(256));
                 if (random.nextBoolean()) { // looks like kvx, is not
@@ -188,8 +241,18 @@ final class HostileTargets implements AutoCloseable {
         return sent;
     }
 
+    /** Forged messages tried so far, sent or not (the pace of {@link #sendForged}). */
+    long attempted() {
+        return attempted;
+    }
+
+    /** Forged messages sent so far (floods not counted). */
     long forged() {
-        return sent.values().stream().mapToLong(Long::longValue).sum();
+        long n = 0;
+        for (Kind k : FORGED) {
+            n += sent.get(k);
+        }
+        return n;
     }
 
     long sendFailures() {

@@ -15,13 +15,15 @@ import java.util.Map;
  * @param timeline one sample per second
  * @param hosts hosts, peers, UCX lanes and cross-host faults of a run across hosts ({@code kvx soak --hosts}); null otherwise
  * @param screenshot {@code report.png} when the page was rendered in a headless browser, else why not
+ * @param hostilePeer with {@code --hostile-peer}: what the hostile peer sent, what the workers refused, the
+ *        requests it affected ({@link HostileReport}); else null
  */
 record ReportDocument(boolean ok, Map<String, Object> parameters, Map<String, Object> invariants, List<PhaseFigures> phases,
-                      List<Event> events, List<Sample> timeline, Hosts hosts, String screenshot) {
+                      List<Event> events, List<Sample> timeline, Hosts hosts, String screenshot, Map<String, Object> hostilePeer) {
 
     /** The same document with the screenshot's outcome. */
     ReportDocument withScreenshot(String s) {
-        return new ReportDocument(ok, parameters, invariants, phases, events, timeline, hosts, s);
+        return new ReportDocument(ok, parameters, invariants, phases, events, timeline, hosts, s, hostilePeer);
     }
 
     /**

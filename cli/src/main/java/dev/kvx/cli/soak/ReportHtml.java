@@ -65,6 +65,7 @@ final class ReportHtml {
         view.put("events", doc.events().stream().map(e -> Map.of("t", String.format(Locale.ROOT, "%.1f", e.t()), "kind", e.kind(),
                 "text", e.text())).toList());
         view.put("hosts", doc.hosts() == null ? null : hostsView(doc.hosts()));
+        view.put("hostile", HostileReport.view(doc.hostilePeer()));
         view.put("dataJson", ReportJson.forScript(doc));
         view.put("chartJs", chartJs());
         view.put("chartJsVersion", VersionProvider.buildInfo().getProperty("chartjs"));

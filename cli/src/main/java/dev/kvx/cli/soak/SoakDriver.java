@@ -28,6 +28,7 @@ final class SoakDriver implements SoakLoad.Front {
     private volatile WorkerProcess ctx;
     private volatile WorkerProcess gen;
     private volatile SoakPhase phase = SoakPhase.WARMUP;
+    private SoakHostile hostile;
     private volatile long killNanos;
     private volatile long backOffUntil;
     private boolean killDone;
@@ -76,8 +77,9 @@ final class SoakDriver implements SoakLoad.Front {
     }
 
     @Override
-    public void phase(SoakPhase p) {
+    public void phase(SoakPhase p) throws InterruptedException {
         phase = p;
+        hostile.phase(p, ctx, gen);
     }
 
     /** The run's shared secret, made once per run. */
@@ -118,6 +120,8 @@ final class SoakDriver implements SoakLoad.Front {
         ctx = startWorker(SoakWorker.Role.CTX, "soak-ctx");
         gen = startWorker(SoakWorker.Role.GEN, "soak-gen-" + generation++);
         connect(ctx, gen);
+        hostile = new SoakHostile(o, out, timeline);
+        hostile.launch(ctx, () -> gen);
         Thread progress = new Thread(() -> timeline.run(requests.values(), () -> new SoakTimeline.Gauges(phase.name(), ctx.stat, gen.stat)),
                 "soak-progress");
         progress.setDaemon(true);
@@ -126,6 +130,7 @@ final class SoakDriver implements SoakLoad.Front {
         try {
             windows = new SoakLoad(o, timeline, requests).run(this);
         } finally {
+            hostile.close();
             ctx.send("QUIT");
             gen.send("QUIT");
             ctx.awaitBye(Duration.ofSeconds(30));
@@ -134,7 +139,7 @@ final class SoakDriver implements SoakLoad.Front {
         }
         SoakReport report = new SoakReport(o, List.copyOf(requests.values()), windows, timeline.samples(), timeline.events(),
                 List.of(ctx.byeLine), List.of(gen.byeLine), killNanos);
-        return report.write(out);
+        return report.withHostile(hostile.report()).write(out);
     }
 
     @Override

@@ -80,6 +80,24 @@ final class SoakFaults implements FaultInjector {
         return java.util.stream.Stream.of("silent-gen", "no-ack", "no-write", "exception", "late-write").filter(k -> hits(k, requestId)).toList();
     }
 
+    /** Whether no fault of the plan touches this request: no per-request kind hits it and none of its messages is dropped. */
+    boolean untouched(long requestId) {
+        if (!kindsHitting(requestId).isEmpty()) {
+            return false;
+        }
+        for (Message m : Message.values()) {
+            if (requestId < PROBE_ID_BASE && hits("drop-notif", requestId * 31 + m.ordinal())) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** Whether the plan injects anything at all. */
+    boolean injectsAny() {
+        return rates.values().stream().anyMatch(r -> r > 0);
+    }
+
     private boolean hits(String kind, long requestId) {
         if (requestId >= PROBE_ID_BASE) {
             return false;

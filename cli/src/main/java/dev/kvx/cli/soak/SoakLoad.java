@@ -24,8 +24,8 @@ final class SoakLoad {
         /** Whether the front end takes new requests now (false while it backs off after a rejection). */
         boolean admitting();
 
-        /** The current phase changed. */
-        void phase(SoakPhase phase);
+        /** The current phase started (its event is on the timeline): a hostile peer starts or stops here. */
+        void phase(SoakPhase phase) throws Exception;
 
         /** Called before the recovery probes: a front end with faults still in effect waits for them to end. */
         default void beforeProbes() throws Exception {
@@ -56,7 +56,6 @@ final class SoakLoad {
             if (p == SoakPhase.PROBES) {
                 front.beforeProbes();
             }
-            front.phase(p);
             long start = System.nanoTime();
             long end = start + TimeUnit.SECONDS.toNanos(switch (p) {
                 case WARMUP -> o.warmupSeconds;
@@ -65,6 +64,7 @@ final class SoakLoad {
                 case PROBES -> 0;
             });
             timeline.event("phase", p + " starts");
+            front.phase(p);
             if (p == SoakPhase.PROBES) {
                 for (int i = 0; i < o.probes; i++) {
                     // probes prove the system serves again, so they carry no injected faults

@@ -19,7 +19,8 @@ import picocli.CommandLine.Option;
             "A context and a generation worker as two processes over real NIXL (UCX): warm-up, burst, idle and recovery "
                 + "probes with injected faults, live progress, and a report (table, report.json, report.html, report.png). "
                 + "With --hosts N: prefill and decode workers in network-namespace hosts, found through etcd, with cross-host faults. "
-                + "Exit status 1 when a request ended without an outcome, a block leaked, data did not verify or a probe failed."})
+                + "Exit status 1 when a request ended without an outcome, a block leaked, data did not verify, a probe failed, "
+                + "or (--hostile-peer) the hostile peer got anything or affected a request."})
 public final class SoakOptions implements Callable<Integer> {
     @CommandLine.Spec
     private CommandLine.Model.CommandSpec spec;
@@ -76,6 +77,14 @@ public final class SoakOptions implements Callable<Integer> {
             description = "SIGKILL the generation worker S seconds after the load starts (warm-up starts at 0, the burst "
                 + "at --warmup) and start a new one (default: no kill)")
     double killGenerationAt;
+    @Option(names = "--hostile-peer", description = "during the burst, a third process attacks both workers without the secret: "
+            + "forged, spoofed, tampered, replayed, oversized and flooded notifications, wrong-secret and junk control-channel "
+            + "exchanges, metadata fetches; the report shows what it sent, what each worker refused, and the requests it affected "
+            + "(must be 0); one host only, not with --hosts")
+    boolean hostilePeer;
+    @Option(names = "--hostile-rate", paramLabel = "N", defaultValue = "300",
+            description = "with --hostile-peer: forged notifications per second, besides floods and oversized ones (${DEFAULT-VALUE})")
+    double hostileRate;
     @Option(names = "--seed", paramLabel = "N", defaultValue = "42", description = "seed of sizes and faults (${DEFAULT-VALUE})")
     long seed;
     @Option(names = "--report", paramLabel = "DIR", defaultValue = "soak-report",
@@ -123,6 +132,12 @@ public final class SoakOptions implements Callable<Integer> {
             throw bad("--kill-generation-at " + killGenerationAt + " falls after the burst (warm-up + burst = "
                     + (warmupSeconds + burstSeconds) + " s): the kill is meant to hit requests in flight");
         }
+        if (hostilePeer && burstSeconds == 0) {
+            throw bad("--hostile-peer attacks during the burst: give --burst > 0");
+        }
+        if (!(hostileRate >= 0 && hostileRate <= 100_000)) {
+            throw bad("--hostile-rate must be 0..100000 per second, got " + hostileRate);
+        }
         if (maxInputTokens < meanInputTokens) {
             throw bad("--max-input must be >= --mean-input (" + maxInputTokens + " < " + meanInputTokens + ")");
         }
@@ -139,6 +154,10 @@ public final class SoakOptions implements Callable<Integer> {
         }
         if (killGenerationAt >= 0) {
             throw bad("--kill-generation-at is for the one-host soak; across hosts use --kill-host HOST@S[:D]");
+        }
+        if (hostilePeer) {
+            throw bad("--hostile-peer is for the one-host soak (it attacks the workers' control channels on loopback); "
+                    + "run it without --hosts, or run --hosts without it");
         }
         try {
             topology = new HostsTopology(h.hosts, h.prefill, h.decode);

@@ -31,6 +31,7 @@ final class SoakReport {
     private final List<String> genByes;
     private final long killNanos;
     private HostsReport hosts;
+    private HostileReport hostile;
 
     /**
      * @param ctxByes the closing ({@code BYE}) lines of the context workers alive at the end; {@code genByes} likewise
@@ -54,6 +55,12 @@ final class SoakReport {
         return this;
     }
 
+    /** Adds the hostile peer's section ({@code --hostile-peer}); null for none. */
+    SoakReport withHostile(HostileReport h) {
+        this.hostile = h;
+        return this;
+    }
+
     /** The first lines of a run: the KV shape and sizes, the phases and the faults. */
     static void printHeader(SoakOptions o, PrintWriter out, String extra) {
         long blockBytes = o.blockBytes();
@@ -65,6 +72,7 @@ final class SoakReport {
         out.printf(Locale.ROOT, "phases: warm-up %d s at concurrency %d, burst %d s at %d, idle %d s, %d recovery probes; faults: %s%s%n",
                 o.warmupSeconds, o.warmupConcurrency, o.burstSeconds, o.burstConcurrency, o.idleSeconds, o.probes, SoakFaults.format(o.faults),
                 extra);
+        out.println("security: " + security(o));
     }
 
     /** A field of the workers' BYE lines, summed (-1 when a line lacks it). */
@@ -199,10 +207,13 @@ final class SoakReport {
         if (hosts != null) {
             hosts.print(out);
         }
+        out.println("security: " + security(o));
+        Map<String, Object> hostileSection = hostile == null ? null : hostile.write(out, requests);
+        ok &= hostile == null || hostile.ok();
 
         Files.createDirectories(o.reportDir);
         ReportDocument doc = new ReportDocument(ok, parameters(), invariants, figs, events, timeline,
-                hosts == null ? null : hosts.section(), null);
+                hosts == null ? null : hosts.section(), null, hostileSection);
         Path html = o.reportDir.resolve("report.html");
         Files.writeString(html, ReportHtml.render(doc));
         Path png = o.reportDir.resolve("report.png");
@@ -212,7 +223,7 @@ final class SoakReport {
         ReportJson.write(doc.withScreenshot(shot), json);
         out.println("report: " + json.toAbsolutePath() + " and " + html.toAbsolutePath());
         out.println("screenshot: " + shot);
-        out.println(ok ? "soak: OK" : "soak: FAILED (see invariants above)");
+        out.println(ok ? "soak: OK" : "soak: FAILED (see invariants" + (hostile == null ? "" : " and the hostile peer") + " above)");
         return ok ? 0 : 1;
     }
 
@@ -246,6 +257,20 @@ final class SoakReport {
             params.put("lossPercent", o.hostsOptions.lossPercent);
             params.put("delayMs", o.hostsOptions.delayMs);
         }
+        params.put("security", security(o));
+        params.put("hostilePeer", o.hostilePeer);
         return params;
+    }
+
+    /** How the run's workers are protected: for the first lines of output and the report. */
+    static String security(SoakOptions o) {
+        String secret = "per-run secret (" + o.reportDir.resolve("kvx.secret") + ", mode 600, given to the workers as KVX_SECRET_FILE, never on a"
+                + " command line), HMAC-SHA256 on every message under per-session keys, ";
+        if (o.hostsOptions.enabled()) {
+            return secret + "metadata through etcd in the clear (NIXL's etcd client has no TLS or auth: who reads etcd reaches the pool;"
+                    + " here etcd is reachable only on the run's private bridge), a session only after both sides proved the secret";
+        }
+        return secret + "metadata only through kvx's control channel on 127.0.0.1 after both sides proved the secret"
+                + (o.hostilePeer ? "; --hostile-peer: a third process without it attacks during the burst" : "");
     }
 }

@@ -7,10 +7,10 @@ import java.util.concurrent.atomic.AtomicInteger;
  * half, each reported by the worker that ran it, and (across hosts) which two workers those were.
  */
 final class SoakRequest {
-    /** One side's outcome line. */
-    record Out(String status, String phase, long latencyNanos, int quarantined) {
+    /** One side's outcome line ({@code why}: why a REJECTED one was, e.g. {@code pool} or {@code unhealthy}; else empty). */
+    record Out(String status, String phase, long latencyNanos, int quarantined, String why) {
         /** The half of a request whose worker process was killed before it reported. */
-        static final Out KILLED = new Out("KILLED", "KILLED", 0, 0);
+        static final Out KILLED = new Out("KILLED", "KILLED", 0, 0, "");
     }
 
     final long id;

@@ -34,8 +34,9 @@ import picocli.CommandLine.Option;
  * {@code CONNECT <peer> <port>} (through the peer's control channel on loopback), {@code DIAL <peer>}
  * (by name through etcd, with {@code --etcd}), {@code AWAIT <peer>} (until the peer's session is up),
  * {@code REQ <id> <blocks> [<peer>]}, {@code CANCEL <id>}, {@code QUIT}. Output: {@code READY},
- * {@code CONNECTED <peer> <true|false>}, {@code OUT <id> <status> <phase> <latencyNanos> <quarantined>},
- * {@code STAT k=v …} every 250 ms, {@code BYE}. DIAL and AWAIT run beside the requests, which keep flowing. Logs (its own, NIXL's, UCX's) go to stderr, which the driver keeps in a file.
+ * {@code CONNECTED <peer> <true|false>}, {@code OUT <id> <status> <phase> <latencyNanos> <quarantined> [why]}
+ * (why a REJECTED one was: pool, unhealthy, notConnected, duplicate, other), {@code STAT k=v …} every 250 ms,
+ * {@code BYE k=v …}. DIAL and AWAIT run beside the requests, which keep flowing. Logs (its own, NIXL's, UCX's) go to stderr, which the driver keeps in a file.
  */
 @Command(name = "worker", hidden = true, mixinStandardHelpOptions = true, versionProvider = VersionProvider.class, sortOptions = false,
         description = "One soak worker, driven by 'kvx soak' over stdin/stdout (not for direct use).")
@@ -81,6 +82,9 @@ public final class SoakWorker implements Callable<Integer> {
     @Option(names = "--metadata-out", paramLabel = "FILE",
             description = "write this worker's NIXL metadata there (for 'kvx soak --hostile-peer', which hands it to the hostile peer as if it had leaked)")
     java.nio.file.Path metadataOut;
+    @Option(names = "--wire-out", paramLabel = "FILE",
+            description = "keep the frames this worker sends in that file (for 'kvx soak --hostile-peer', whose hostile peer replays them as if it had captured them)")
+    java.nio.file.Path wireOut;
 
     /** Creates the command (picocli fills the options). */
     public SoakWorker() {}
@@ -91,10 +95,12 @@ public final class SoakWorker implements Callable<Integer> {
      * @return the arguments after {@code kvx}
      */
     static List<String> arguments(Role role, String name, int port, SoakOptions o) {
-        return List.of("worker", "--role=" + role.name().toLowerCase(java.util.Locale.ROOT), "--name=" + name, "--port=" + port,
+        List<String> a = new java.util.ArrayList<>(List.of("worker", "--role=" + role.name().toLowerCase(java.util.Locale.ROOT), "--name=" + name, "--port=" + port,
                 "--seed=" + o.seed, "--timeout-ms=" + o.timeoutMs, "--buffers=" + o.buffers, "--pool-blocks=" + o.effectivePoolBlocks(),
                 "--tokens-per-block=" + o.tokensPerBlock, "--layers=" + o.layers, "--kv-heads=" + o.kvHeads, "--head-size=" + o.headSize,
-                "--dtype-bytes=" + o.dtypeBytes, "--faults=" + SoakFaults.format(o.faults));
+                "--dtype-bytes=" + o.dtypeBytes, "--faults=" + SoakFaults.format(o.faults)));
+        a.addAll(SoakHostile.workerArguments(role, o));
+        return a;
     }
 
     /** The command line of a worker that finds its peers through etcd (no control channel). */
@@ -133,8 +139,9 @@ public final class SoakWorker implements Callable<Integer> {
         }
         PrintWriter out = spec.commandLine().getOut();
         LOG.log(System.Logger.Level.DEBUG, "worker {0} ({1}) on port {2}, {3} blocks of {4} B", name, role, port, poolBlocks, layout.blockBytes());
+        WireTap tap = wireOut == null ? null : new WireTap(plan, name);
         CacheTransceiverConfig config = CacheTransceiverConfig.defaults().withKvTransferTimeout(timeout).withQuarantineTimeout(timeout)
-                .withBufferCounts(buffers, buffers).withFaults(plan);
+                .withBufferCounts(buffers, buffers).withFaults(tap == null ? plan : tap);
         if (etcd == null && port < 0) {
             throw new CommandLine.ParameterException(spec.commandLine(), "a worker needs --port (its control channel) or --etcd");
         }
@@ -152,8 +159,9 @@ public final class SoakWorker implements Callable<Integer> {
                             + " freeBlocks=" + s.freeBlocks() + " quarantined=" + s.quarantinedBlocks() + " capacity=" + pool.capacity()
                             + " requestErrors=" + s.requestErrors() + " engineErrors=" + s.engineErrors()
                             + " stale=" + s.staleMessages() + " malformed=" + s.malformedMessages()
-                            + " unhealthyPeers=" + s.unhealthyPeers() + " refused=" + s.refused());
+                            + " unhealthyPeers=" + s.unhealthyPeers() + " refused=" + s.refused() + refusals(s));
                 }
+                writeTap(tap);
             }, 0, 250, TimeUnit.MILLISECONDS);
             if (metadataOut != null) { // written whole, then moved into place: a reader never sees half of it
                 java.nio.file.Path tmp = metadataOut.resolveSibling(metadataOut.getFileName() + ".tmp");
@@ -203,6 +211,7 @@ public final class SoakWorker implements Callable<Integer> {
                     }
                     case "QUIT" -> {
                         stats.shutdownNow();
+                        TransceiverMetrics.Snapshot before = tx.metrics().snapshot();
                         tx.close();
                         TransceiverMetrics.Snapshot s = tx.metrics().snapshot();
                         synchronized (out) {
@@ -213,8 +222,8 @@ public final class SoakWorker implements Callable<Integer> {
                                     + " peersMarkedUnhealthy=" + s.peersMarkedUnhealthy() + " quarantinesProvenByRelease="
                                     + s.quarantinesProvenByRelease() + " quarantinesProvenByPeerLoss=" + s.quarantinesProvenByPeerLoss()
                                     + " refused=" + s.refused() + " handshakes=" + s.handshakes()
-                                    + " peersLost=" + s.peersLost()
-                                    + " requestErrors=" + s.requestErrors() + " engineErrors=" + s.engineErrors());
+                                    + " peersLost=" + s.peersLost() + " slots=" + (gen ? before.recvSlotsInUse() : before.sendSlotsInUse())
+                                    + " requestErrors=" + s.requestErrors() + " engineErrors=" + s.engineErrors() + refusals(s));
                         }
                         return Main.OK;
                     }
@@ -229,6 +238,25 @@ public final class SoakWorker implements Callable<Integer> {
         }
         LOG.log(System.Logger.Level.INFO, "worker {0}: the driver closed stdin without QUIT", name);
         return Main.FAILED;
+    }
+
+    /** What the engine refused or dropped, by counter, as {@code STAT}/{@code BYE} fields (the report's hostile-peer section). */
+    private static String refusals(TransceiverMetrics.Snapshot s) {
+        return " refusedAuth=" + s.refusedAuth() + " refusedUnknownSession=" + s.refusedUnknownSession() + " refusedReplay=" + s.refusedReplay()
+                + " refusedOversize=" + s.refusedOversize() + " refusedPendingCap=" + s.refusedPendingCap() + " refusedPeerCap=" + s.refusedPeerCap()
+                + " refusedHandshakes=" + s.refusedHandshakes() + " refusedControl=" + s.refusedControl() + " foreignMessages=" + s.foreignMessages()
+                + " malformedMessages=" + s.malformedMessages() + " staleMessages=" + s.staleMessages() + " handshakes=" + s.handshakes()
+                + " sessions=" + s.sessions() + " pendingAnnounces=" + s.pendingAnnounces();
+    }
+
+    private void writeTap(WireTap tap) {
+        if (tap != null) {
+            try {
+                tap.writeTo(wireOut);
+            } catch (java.io.IOException | RuntimeException e) {
+                LOG.log(System.Logger.Level.WARNING, "soak worker: cannot write the captured frames to " + wireOut + ": " + e);
+            }
+        }
     }
 
     /**
@@ -310,7 +338,7 @@ public final class SoakWorker implements Callable<Integer> {
             r = tx.createRequest(id, blocks);
         } catch (RuntimeException e) { // KV pool exhausted: the front end's admission problem, reported as such
             synchronized (out) {
-                out.println("OUT " + id + " REJECTED SUBMITTED 0 0");
+                out.println("OUT " + id + " REJECTED SUBMITTED 0 0 pool");
             }
             return;
         }
@@ -331,10 +359,12 @@ public final class SoakWorker implements Callable<Integer> {
                 if (gen && o.status() == TransferOutcome.Status.COMPLETED && !verify(tx, r, id, blocks, layout)) {
                     s = "CORRUPT";
                 }
+                String why = "";
                 if (o.status() == TransferOutcome.Status.FAILED && o.phase() == dev.kvx.transceiver.TransferPhase.SUBMITTED) {
                     s = "REJECTED"; // refused at submission (e.g. the peer is unhealthy): the front end's admission sees it
+                    why = " " + rejection(o.detail());
                 }
-                status = s + " " + o.phase() + " " + o.latencyNanos() + " " + o.quarantinedBlocks();
+                status = s + " " + o.phase() + " " + o.latencyNanos() + " " + o.quarantinedBlocks() + why;
             }
             live.remove(id);
             r.close();
@@ -342,6 +372,13 @@ public final class SoakWorker implements Callable<Integer> {
                 out.println("OUT " + id + " " + status);
             }
         });
+    }
+
+    /** Why a submission was refused, in one word (the report tells admission from damage by it). */
+    private static String rejection(String detail) {
+        String d = detail == null ? "" : detail;
+        return d.contains("unhealthy") ? "unhealthy" : d.contains("not connected") ? "notConnected"
+                : d.contains("already in transfer") ? "duplicate" : "other";
     }
 
     private static boolean verify(CacheTransceiver tx, LlmRequest r, long id, int blocks, KvCacheLayout layout) {

@@ -140,7 +140,7 @@ final class WorkerProcess {
                     }
                     case "STAT" -> stat = parseStat(f);
                     case "OUT" -> listener.outcome(this, Long.parseLong(f[1]),
-                            new SoakRequest.Out(f[2], f[3], Long.parseLong(f[4]), Integer.parseInt(f[5])));
+                            new SoakRequest.Out(f[2], f[3], Long.parseLong(f[4]), Integer.parseInt(f[5]), f.length > 6 ? f[6] : ""));
                     case "BYE" -> {
                         byeLine = line;
                         stat = parseStat(f);

@@ -124,6 +124,9 @@ class HostsSoakTest {
         assertBad("--loss-percent must be in (0, 100]", "--hosts", "2", "--loss", "h1@3", "--loss-percent", "0");
         assertBad("the duration must be more than 0", "--hosts", "2", "--cut-link", "h1@3:0");
         assertBad("overlap on the same host", "--hosts", "2", "--cut-link", "h1@3:2", "--kill-host", "h1@4");
+        // the hostile peer attacks the one-host soak's control channels on loopback; across hosts it is refused
+        assertBad("--hostile-peer is for the one-host soak", "--hosts", "2", "--hostile-peer");
+        assertBad("run it without --hosts", "--hostile-peer", "--hosts", "3", "--cut-link", "none");
     }
 
     private static void assertBad(String message, String... args) {

@@ -56,7 +56,7 @@ final class ReportSamples {
             timeline.add(new ReportDocument.Sample(t, burst ? "BURST" : "WARMUP", burst ? 16 : 2, completed, timedOut, 0, t > 12 ? 12 : 0,
                     t > 12 ? 9 : 0, lat, faults, burst ? 4 : 1, burst ? 3 : 1, 300 - (burst ? 120 : 0), 290, 416));
         }
-        return new ReportDocument(true, params, invariants, phases, events, timeline, null, null);
+        return new ReportDocument(true, params, invariants, phases, events, timeline, null, null, null);
     }
 
     /** The sample of a run across hosts: hosts, peers, lanes, pairs and faults, with hostile text in a fault's status. */
@@ -78,6 +78,6 @@ final class ReportSamples {
                         new ReportDocument.Fault("delay", "h1 [decode-0]", -1, -1, "unsupported on this kernel: " + HOSTILE, 0, Map.of(),
                                 -1, -1, -1, -1)),
                 List.of(new ReportDocument.Pair("prefill-0", "decode-0", 300, 290, 1.25)));
-        return new ReportDocument(d.ok(), d.parameters(), d.invariants(), d.phases(), events, d.timeline(), hosts, null);
+        return new ReportDocument(d.ok(), d.parameters(), d.invariants(), d.phases(), events, d.timeline(), hosts, null, null);
     }
 }

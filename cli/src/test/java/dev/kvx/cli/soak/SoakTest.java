@@ -116,6 +116,8 @@ class SoakTest {
         assertBad("falls after the burst", "--kill-generation-at", "99");
         assertBad("--max-input must be >= --mean-input", "--mean-input=64", "--max-input=32");
         assertBad("Possible solutions: --burst", "--burts", "3");
+        assertBad("--hostile-peer attacks during the burst: give --burst > 0", "--hostile-peer", "--burst", "0");
+        assertBad("--hostile-rate must be 0..100000 per second", "--hostile-peer", "--hostile-rate", "-1");
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         PrintStream out = new PrintStream(bytes, true, StandardCharsets.UTF_8);
         assertEquals(0, Main.run(new String[] {"soak", "--help"}, out, out));

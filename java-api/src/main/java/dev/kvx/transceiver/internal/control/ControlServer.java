@@ -41,6 +41,7 @@ public final class ControlServer implements AutoCloseable {
     private final ConcurrentLinkedDeque<Socket> unproven = new ConcurrentLinkedDeque<>();
     private final Thread acceptor;
     private final AtomicLong refused = new AtomicLong();
+    private static final long LOGGED_REFUSALS = 10;
     private final AtomicLong served = new AtomicLong();
     private volatile boolean closed;
 
@@ -107,9 +108,15 @@ public final class ControlServer implements AutoCloseable {
                     serve(s);
                     served.incrementAndGet();
                 } catch (IOException | RuntimeException e) {
-                    refused.incrementAndGet();
-                    LOG.log(System.Logger.Level.WARNING, "kvx " + name + ": refused a control-channel exchange from "
-                            + s.getRemoteSocketAddress() + ": " + e.getMessage());
+                    long n = refused.incrementAndGet();
+                    // an attacker must not grow the log without bound: the first ones in full, then a count now and then
+                    if (n <= LOGGED_REFUSALS) {
+                        LOG.log(System.Logger.Level.WARNING, "kvx " + name + ": refused a control-channel exchange from "
+                                + s.getRemoteSocketAddress() + ": " + e.getMessage() + (n == LOGGED_REFUSALS
+                                ? " (further refusals are counted, kvx.transceiver.control.refused, and logged every 1000)" : ""));
+                    } else if (n % 1000 == 0) {
+                        LOG.log(System.Logger.Level.WARNING, "kvx " + name + ": " + n + " control-channel exchanges refused so far");
+                    }
                 } finally {
                     unproven.remove(s);
                     closeQuietly(s);

@@ -36,7 +36,9 @@ final class MessageSender {
             counters.droppedByFault.incrementAndGet();
             return;
         }
-        port.sendNotification(s.peerName, WireCodec.encode(m, s.id, s.takeSeq(), s.sendKey));
+        byte[] frame = WireCodec.encode(m, s.id, s.takeSeq(), s.sendKey);
+        port.sendNotification(s.peerName, frame);
+        faults.sent(s.peerName, frame); // only once it left
     }
 
     /** Sends a session message; a failure is noted on the session instead of thrown. */
@@ -56,11 +58,13 @@ final class MessageSender {
 
     /** The bytes of a message that travels attached to a transfer (Done), framed in its session. */
     byte[] encodeAttached(Session s, WireMessage m) {
-        return WireCodec.encode(m, s.id, s.takeSeq(), s.sendKey);
+        return WireCodec.encode(m, s.id, s.takeSeq(), s.sendKey); // not shown to faults.sent: it leaves only if the transfer posts
     }
 
     /** Sends a handshake message, MAC'd with the handshake key. */
     void sendHandshake(String peer, long sessionId, WireMessage m) {
-        port.sendNotification(peer, WireCodec.encode(m, sessionId, 0, handshakeKey));
+        byte[] frame = WireCodec.encode(m, sessionId, 0, handshakeKey);
+        port.sendNotification(peer, frame);
+        faults.sent(peer, frame);
     }
 }
