@@ -91,8 +91,7 @@ final class HostsSoakDriver implements SoakLoad.Front {
                     etcd.host().namespace(), namespace);
             workers = new HostWorkers(o, topology, hosts, etcd.endpoint(), namespace, env, this::onOutcome);
             faults = new CrossHostFaults(o, hosts, etcd, workers, timeline, out);
-            Thread progress = new Thread(() -> timeline.run(requests.values(), () -> new SoakTimeline.Gauges(phase.name(),
-                    workers.gauges(SoakWorker.Role.CTX), workers.gauges(SoakWorker.Role.GEN))), "soak-progress");
+            Thread progress = new Thread(() -> timeline.run(requests.values(), this::gauges), "soak-progress");
             progress.setDaemon(true);
             Map<SoakPhase, long[]> windows;
             try {
@@ -101,7 +100,7 @@ final class HostsSoakDriver implements SoakLoad.Front {
                 out.printf(Locale.ROOT, "%.1f s: %d workers up in %d hosts, %d pairs connected through etcd%n", timeline.elapsed(),
                         workers.slots().size(), topology.hosts().size(), pairs.size());
                 progress.start();
-                windows = new SoakLoad(o, timeline, requests).run(this);
+                windows = new SoakLoad(o, out, timeline, requests).run(this);
             } finally {
                 progress.interrupt();
                 faults.close();
@@ -191,44 +190,19 @@ final class HostsSoakDriver implements SoakLoad.Front {
     }
 
     /**
-     * The probes come once every cross-host fault has ended and the peers settled: no block waits for a
-     * proof and no peer is unhealthy (a peer that owes a proof gets no new work, which would reject a
-     * probe for a reason the probe is not about); both waits are bounded, and probing goes ahead after them.
+     * The probes come once every cross-host fault has ended (bounded); then the load waits for the peers to
+     * settle ({@link SoakSettle}), so a probe is not refused for a fault it is not about.
      */
     @Override
     public void beforeProbes() throws InterruptedException {
         if (!faults.awaitAllEnded(Duration.ofSeconds(120))) {
             out.println("!! a cross-host fault did not end within 120 s; probing anyway");
         }
-        awaitSettled(true);
     }
 
-    private void awaitSettled(boolean healthy) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(2 * o.timeoutMs + 2000);
-        Thread.sleep(300); // a fresh STAT from every worker
-        while (System.nanoTime() - deadline < 0 && !settled(healthy)) {
-            Thread.sleep(100);
-        }
-    }
-
-    private boolean settled(boolean healthy) {
-        for (SoakWorker.Role role : SoakWorker.Role.values()) {
-            Map<String, Long> g = workers.gauges(role);
-            if (g.getOrDefault("quarantined", 0L) > 0 || (healthy && g.getOrDefault("unhealthyPeers", 0L) > 0)) {
-                return false;
-            }
-        }
-        return true;
-    }
-
-    /**
-     * Blocks a peer abandoned mid-transfer stay quarantined until the mover proves the transfer over
-     * (a cut link delays that proof, a late write lands up to 2 x timeout + 0.5 s after it was taken):
-     * waits for those proofs, at most 2 x timeout + 2 s, so that what is still quarantined at exit is a leak.
-     */
     @Override
-    public void settle() throws InterruptedException {
-        awaitSettled(false);
+    public SoakTimeline.Gauges gauges() {
+        return new SoakTimeline.Gauges(phase.name(), workers.gauges(SoakWorker.Role.CTX), workers.gauges(SoakWorker.Role.GEN));
     }
 
     @Override

@@ -82,6 +82,11 @@ final class SoakDriver implements SoakLoad.Front {
         hostile.phase(p, ctx, gen);
     }
 
+    @Override
+    public SoakTimeline.Gauges gauges() {
+        return new SoakTimeline.Gauges(phase.name(), ctx.stat, gen.stat);
+    }
+
     /** The run's shared secret, made once per run. */
     private synchronized Path secretFile() throws IOException {
         if (secretFile == null) {
@@ -122,13 +127,12 @@ final class SoakDriver implements SoakLoad.Front {
         connect(ctx, gen);
         hostile = new SoakHostile(o, out, timeline);
         hostile.launch(ctx, () -> gen);
-        Thread progress = new Thread(() -> timeline.run(requests.values(), () -> new SoakTimeline.Gauges(phase.name(), ctx.stat, gen.stat)),
-                "soak-progress");
+        Thread progress = new Thread(() -> timeline.run(requests.values(), this::gauges), "soak-progress");
         progress.setDaemon(true);
         progress.start();
         Map<SoakPhase, long[]> windows;
         try {
-            windows = new SoakLoad(o, timeline, requests).run(this);
+            windows = new SoakLoad(o, out, timeline, requests).run(this);
         } finally {
             hostile.close();
             ctx.send("QUIT");

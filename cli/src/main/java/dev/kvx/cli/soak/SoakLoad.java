@@ -27,22 +27,26 @@ final class SoakLoad {
         /** The current phase started (its event is on the timeline): a hostile peer starts or stops here. */
         void phase(SoakPhase phase) throws Exception;
 
-        /** Called before the recovery probes: a front end with faults still in effect waits for them to end. */
-        default void beforeProbes() throws Exception {
-        }
+        /** The workers' latest gauges, each side summed over its live workers. */
+        SoakTimeline.Gauges gauges();
 
-        /** Called once every request has its outcomes: a front end may wait (bounded) for the peers' last proofs. */
-        default void settle() throws Exception {
+        /**
+         * Called before the recovery probes: a front end with faults still in effect waits for them to end. Then
+         * the load waits (bounded, {@link SoakSettle}) until no peer is unhealthy and no block waits for a proof.
+         */
+        default void beforeProbes() throws Exception {
         }
     }
 
     private final SoakOptions o;
+    private final java.io.PrintWriter out;
     private final SoakTimeline timeline;
     private final Map<Long, SoakRequest> requests;
     private final Map<SoakPhase, long[]> windows = new LinkedHashMap<>();
 
-    SoakLoad(SoakOptions o, SoakTimeline timeline, Map<Long, SoakRequest> requests) {
+    SoakLoad(SoakOptions o, java.io.PrintWriter out, SoakTimeline timeline, Map<Long, SoakRequest> requests) {
         this.o = o;
+        this.out = out;
         this.timeline = timeline;
         this.requests = requests;
     }
@@ -55,6 +59,11 @@ final class SoakLoad {
         for (SoakPhase p : SoakPhase.values()) {
             if (p == SoakPhase.PROBES) {
                 front.beforeProbes();
+                SoakSettle.Result settled = SoakSettle.await(o, front::gauges, this::inFlight, true);
+                timeline.event("settle", settled.describe("before the probes"));
+                if (!settled.settled()) {
+                    out.printf(java.util.Locale.ROOT, "!! %.1f s: %s%n", timeline.elapsed(), settled.describe("before the probes"));
+                }
             }
             long start = System.nanoTime();
             long end = start + TimeUnit.SECONDS.toNanos(switch (p) {
@@ -100,7 +109,9 @@ final class SoakLoad {
             front.tick(System.nanoTime() - loadStart);
             Thread.sleep(10);
         }
-        front.settle();
+        // blocks a peer abandoned mid-transfer stay quarantined until the mover proves the transfer over (a late
+        // write, a cut link delay that proof): wait for those proofs, bounded, so what is quarantined at exit is a leak
+        SoakSettle.await(o, front::gauges, this::inFlight, false);
         Thread.sleep(600); // one more STAT from each worker after the last outcome
         return windows;
     }
