@@ -200,7 +200,8 @@ public final class CacheTransceiver implements AutoCloseable {
     /**
      * Connects to a peer by its agent name, through the metadata store ({@link Builder#etcd}): reads the
      * peer's NIXL metadata from etcd (with a deadline), then runs the authenticated handshake. The peer
-     * looks this side up the same way to answer.
+     * looks this side up the same way to answer. A peer that restarted under the same name (other connection
+     * info in etcd) is picked up again: its old incarnation counts as lost (its requests end FAILED).
      *
      * @return the peer's agent name
      * @throws KvxException if etcd has no metadata under that name, does not answer in time, or the handshake fails
@@ -216,7 +217,10 @@ public final class CacheTransceiver implements AutoCloseable {
         byte[] md = s.fetch(peer, timeout).orElseThrow(() -> new KvxException("no metadata of '" + peer + "' in etcd (" + s
                 + "): is it running, with the same etcd namespace?"));
         checkMetadata(md);
-        String got = connect(md, timeout);
+        requireRunning();
+        CompletableFuture<String> f = engine.connect(md, peer); // a restarted peer's old incarnation is dropped first
+        wake();
+        String got = await(f, timeout, "connecting");
         if (!got.equals(peer)) {
             throw new KvxException("etcd's metadata under '" + peer + "' is agent '" + got + "'");
         }

@@ -85,6 +85,68 @@ class EtcdTransceiverTest {
         }
     }
 
+    /**
+     * A peer that restarts under the same name publishes other connection info; the survivor still holds the
+     * old one (nothing told it: it had no work with the peer, so no liveness check ran). NIXL refuses to load
+     * other connection info over it, so the survivor must treat the old incarnation as lost first, whichever
+     * side dials.
+     */
+    @Test
+    void aPeerRestartedUnderTheSameNameIsFoundAgainThroughEtcdWhicheverSideDials() throws Exception {
+        SharedSecret secret = SharedSecret.generate();
+        try (KvBlockPool cp = TransceiverPair.pool(64, "ctx"); KvBlockPool gp = TransceiverPair.pool(64, "gen");
+             KvBlockPool gp2 = TransceiverPair.pool(64, "gen2"); KvBlockPool cp2 = TransceiverPair.pool(64, "ctx2")) {
+            CacheTransceiver ctx = withEtcd("re-ctx", cp, secret);
+            CacheTransceiver gen = withEtcd("re-gen", gp, secret);
+            CacheTransceiver gen2 = null;
+            CacheTransceiver ctx2 = null;
+            try {
+                gen.connectByName("re-ctx", Duration.ofSeconds(20));
+                ctx.awaitConnected("re-gen", Duration.ofSeconds(20));
+                moveOne(ctx, gen, 1, "re-ctx", "re-gen");
+                gen.close();
+                assertTrue(eventually(() -> !present("re-gen")), "withdrawn at close");
+
+                // the restarted side dials: the survivor reads its new metadata from etcd and drops the old incarnation
+                gen2 = withEtcd("re-gen", gp2, secret);
+                assertEquals("re-ctx", gen2.connectByName("re-ctx", Duration.ofSeconds(20)));
+                ctx.awaitConnected("re-gen", Duration.ofSeconds(20));
+                moveOne(ctx, gen2, 2, "re-ctx", "re-gen");
+
+                // the survivor dials the restarted side
+                ctx.close();
+                assertTrue(eventually(() -> !present("re-ctx")), "withdrawn at close");
+                ctx2 = withEtcd("re-ctx", cp2, secret);
+                assertEquals("re-ctx", gen2.connectByName("re-ctx", Duration.ofSeconds(20)));
+                ctx2.awaitConnected("re-gen", Duration.ofSeconds(20));
+                moveOne(ctx2, gen2, 3, "re-ctx", "re-gen");
+                assertTrue(gen2.metrics().snapshot().peersLost() >= 1, "the old incarnation of re-ctx ended as a lost peer");
+            } finally {
+                ctx.close();
+                gen.close();
+                if (gen2 != null) {
+                    gen2.close();
+                }
+                if (ctx2 != null) {
+                    ctx2.close();
+                }
+            }
+        }
+    }
+
+    private static void moveOne(CacheTransceiver ctx, CacheTransceiver gen, long id, String ctxName, String genName) throws Exception {
+        LlmRequest c = ctx.createRequest(id, 2);
+        byte[] kv = new byte[(int) TransceiverPair.LAYOUT.blockBytes()];
+        new Random(id).nextBytes(kv);
+        ctx.writeBlock(c, 1, kv);
+        LlmRequest g = gen.createRequest(id, 2);
+        ctx.send(c, genName);
+        assertEquals(Status.COMPLETED, gen.receive(g, ctxName).get(20, TimeUnit.SECONDS).status());
+        assertArrayEquals(kv, gen.readBlock(g, 1));
+        c.close();
+        g.close();
+    }
+
     private static boolean present(String agent) {
         try {
             return etcd.get(EtcdStore.metadataKey(namespace, agent)).isPresent();

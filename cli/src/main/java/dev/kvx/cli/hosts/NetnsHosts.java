@@ -93,23 +93,32 @@ public final class NetnsHosts implements AutoCloseable {
         NetCommand.run(NetCommand.ip(bridgeNamespace, "link", "set", BRIDGE, "up"));
         for (int i = 0; i < names.size(); i++) {
             NetnsHost host = new NetnsHost(names.get(i), prefix + names.get(i), SUBNET + (i + 1), "p" + i);
-            addNamespace(host.namespace());
-            NetCommand.run(NetCommand.ip(bridgeNamespace, "link", "add", host.bridgePort(), "type", "veth", "peer", "name",
-                    NetnsHost.INTERFACE, "netns", host.namespace()));
-            NetCommand.run(NetCommand.ip(bridgeNamespace, "link", "set", host.bridgePort(), "master", BRIDGE, "up"));
-            NetCommand.run(NetCommand.ip(host.namespace(), "link", "set", "lo", "up"));
-            NetCommand.run(NetCommand.ip(host.namespace(), "addr", "add", host.address() + "/24", "dev", NetnsHost.INTERFACE));
-            NetCommand.run(NetCommand.ip(host.namespace(), "link", "set", NetnsHost.INTERFACE, "up"));
-            hosts.put(host.name(), host);
+            cable(host);
         }
         faults = LinkFaults.probe(bridgeNamespace);
         LOG.log(System.Logger.Level.INFO, "hosts {0} on bridge namespace {1} (netem {2}, nft {3})", hosts.values(),
                 bridgeNamespace, faults.hasNetem(), faults.hasNft());
     }
 
+    /** Makes the host's namespace, cables it to the bridge and gives it its address. */
+    private void cable(NetnsHost host) {
+        addNamespace(host.namespace());
+        NetCommand.run(NetCommand.ip(bridgeNamespace, "link", "add", host.bridgePort(), "type", "veth", "peer", "name",
+                NetnsHost.INTERFACE, "netns", host.namespace()));
+        NetCommand.run(NetCommand.ip(bridgeNamespace, "link", "set", host.bridgePort(), "master", BRIDGE, "up"));
+        NetCommand.run(NetCommand.ip(host.namespace(), "link", "set", "lo", "up"));
+        NetCommand.run(NetCommand.ip(host.namespace(), "addr", "add", host.address() + "/24", "dev", NetnsHost.INTERFACE));
+        NetCommand.run(NetCommand.ip(host.namespace(), "link", "set", NetnsHost.INTERFACE, "up"));
+        synchronized (this) {
+            hosts.put(host.name(), host);
+        }
+    }
+
     private void addNamespace(String ns) {
         NetCommand.run(NetCommand.ip(null, "netns", "add", ns));
-        namespaces.add(ns);
+        synchronized (this) {
+            namespaces.add(ns);
+        }
     }
 
     // ---------------------------------------------------------------- hosts and commands
@@ -212,11 +221,28 @@ public final class NetnsHosts implements AutoCloseable {
     public void kill(NetnsHost host) {
         cutLink(host);
         killProcesses(host.namespace());
+        // the cable goes now: the kernel frees a deleted namespace (and the veth end in it) only later
+        NetCommand.attempt(NetCommand.ip(bridgeNamespace, "link", "del", host.bridgePort()), null);
         NetCommand.run(NetCommand.ip(null, "netns", "del", host.namespace()));
         synchronized (this) {
             hosts.remove(host.name());
             namespaces.remove(host.namespace());
         }
+    }
+
+    /**
+     * Brings a killed host back as a fresh machine would boot: a new namespace of the same name, cabled
+     * to the same bridge port, with the same address; nothing runs in it until the caller starts it.
+     *
+     * @throws IllegalArgumentException if the host is alive, or is not one of this run's
+     */
+    public void revive(NetnsHost host) {
+        synchronized (this) {
+            if (closed || hosts.containsKey(host.name()) || !host.namespace().startsWith(prefix)) {
+                throw new IllegalArgumentException("host " + host + " is not a killed host of this run");
+            }
+        }
+        cable(host);
     }
 
     private synchronized LinkFaults faults() {

@@ -97,7 +97,7 @@ final class HostileReport {
     }
 
     /** Why a request's outcome is not what the fault plan predicts, or null if it is. */
-    static String affected(SoakDriver.Req r, SoakFaults plan) {
+    static String affected(SoakRequest r, SoakFaults plan) {
         String outcome = r.outcome();
         switch (outcome) {
             case "NONE", "CORRUPT", "INCONSISTENT" -> {
@@ -160,12 +160,12 @@ final class HostileReport {
     }
 
     /** Prints the section and returns it for {@code report.json}. */
-    Map<String, Object> write(PrintWriter out, List<SoakDriver.Req> requests) {
+    Map<String, Object> write(PrintWriter out, List<SoakRequest> requests) {
         SoakFaults plan = new SoakFaults(o.faults, o.seed, true, Duration.ZERO);
         long from = goNanos - o.timeoutMs * 1_000_000L;
         long inWindow = requests.stream().filter(r -> r.submitNanos >= from && r.submitNanos <= endNanos).count();
         List<String> affected = new ArrayList<>();
-        for (SoakDriver.Req r : requests) {
+        for (SoakRequest r : requests) {
             String why = affected(r, plan);
             if (why != null) {
                 affected.add("request " + r.id + " (" + r.phase + "): " + why);

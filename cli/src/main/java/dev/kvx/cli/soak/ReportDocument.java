@@ -13,17 +13,84 @@ import java.util.Map;
  * @param phases figures per phase
  * @param events phase starts, kills and restarts, with their time
  * @param timeline one sample per second
+ * @param hosts hosts, peers, UCX lanes and cross-host faults of a run across hosts ({@code kvx soak --hosts}); null otherwise
  * @param screenshot {@code report.png} when the page was rendered in a headless browser, else why not
  * @param hostilePeer with {@code --hostile-peer}: what the hostile peer sent, what the workers refused, the
  *        requests it affected ({@link HostileReport}); else null
  */
 record ReportDocument(boolean ok, Map<String, Object> parameters, Map<String, Object> invariants, List<PhaseFigures> phases,
-                      List<Event> events, List<Sample> timeline, String screenshot, Map<String, Object> hostilePeer) {
+                      List<Event> events, List<Sample> timeline, Hosts hosts, String screenshot, Map<String, Object> hostilePeer) {
 
     /** The same document with the screenshot's outcome. */
     ReportDocument withScreenshot(String s) {
-        return new ReportDocument(ok, parameters, invariants, phases, events, timeline, s, hostilePeer);
+        return new ReportDocument(ok, parameters, invariants, phases, events, timeline, hosts, s, hostilePeer);
     }
+
+    /**
+     * A run across network-namespace hosts.
+     *
+     * @param etcd etcd's endpoint, its host and version
+     * @param etcdNamespace the key prefix the workers publish under
+     * @param ucx the UCX settings the workers ran with (e.g. {@code UCX_TLS=tcp})
+     * @param hosts every host, with its address and what runs there
+     * @param peers every worker: its host, address, role and the peers it had sessions with
+     * @param ucxLanes the lanes UCX chose (from {@code UCX_PROTO_INFO}), per worker
+     * @param faults the cross-host faults with their start, end and the requests they touched
+     * @param pairs requests and throughput per (prefill, decode) pair
+     */
+    record Hosts(String etcd, String etcdNamespace, String ucx, List<Host> hosts, List<Peer> peers, Map<String, List<String>> ucxLanes,
+                 List<Fault> faults, List<Pair> pairs) {}
+
+    /**
+     * One namespace host.
+     *
+     * @param name its name in the run ({@code h0}, {@code etcd})
+     * @param namespace the Linux network namespace
+     * @param address its IPv4 address on the run's bridge
+     * @param runs what runs there ({@code prefill-0, decode-1}, {@code etcd})
+     */
+    record Host(String name, String namespace, String address, String runs) {}
+
+    /**
+     * One worker.
+     *
+     * @param name its NIXL agent name (the key it publishes in etcd)
+     * @param role prefill or decode
+     * @param host the host it runs in
+     * @param address that host's address
+     * @param starts how many times it was started (more than 1 after its host was killed and came back)
+     * @param sessions the peers it had a session with at the end
+     */
+    record Peer(String name, String role, String host, String address, int starts, List<String> sessions) {}
+
+    /**
+     * One cross-host fault and what it did.
+     *
+     * @param kind cut-link, partition, loss, delay, kill-host or restart-etcd
+     * @param target the host(s) it hit
+     * @param start seconds since the start of the run when it began (the timeline's clock)
+     * @param end seconds when it was undone (the link restored, the host and its workers back); -1 if it never ran
+     * @param status {@code done}, or why it did not run (e.g. unsupported on this kernel)
+     * @param touched requests in flight on an affected pair of workers while it lasted
+     * @param touchedOutcomes their outcomes
+     * @param lastEndedMsAfterStart when the last of them ended, in ms after the fault began
+     * @param slowestTouchedMs the longest of them, submission to its last outcome, in ms
+     * @param recoveredMsAfterEnd ms from the fault's end to the first request on an affected pair that completed after it (-1: none)
+     * @param othersCompleted requests on the pairs it did not touch that completed while it was in effect (-1: it touched every pair)
+     */
+    record Fault(String kind, String target, double start, double end, String status, long touched, Map<String, Long> touchedOutcomes,
+                 double lastEndedMsAfterStart, double slowestTouchedMs, double recoveredMsAfterEnd, long othersCompleted) {}
+
+    /**
+     * The requests between one prefill and one decode worker.
+     *
+     * @param prefill the context worker
+     * @param decode the generation worker
+     * @param requests how many went between them
+     * @param completed how many completed
+     * @param gigabytes completed bytes / 1e9
+     */
+    record Pair(String prefill, String decode, long requests, long completed, double gigabytes) {}
 
     /**
      * Latency figures in milliseconds, from an HdrHistogram.
@@ -55,7 +122,7 @@ record ReportDocument(boolean ok, Map<String, Object> parameters, Map<String, Ob
      * Something that happened at a point of the run: {@code phase}, {@code kill}, {@code restart}.
      *
      * @param t seconds since the start
-     * @param kind the marker's kind
+     * @param kind the marker's kind ({@code fault} and {@code heal} across hosts)
      * @param text what happened
      */
     record Event(double t, String kind, String text) {}

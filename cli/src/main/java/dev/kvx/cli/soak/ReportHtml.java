@@ -64,6 +64,7 @@ final class ReportHtml {
                 .toList());
         view.put("events", doc.events().stream().map(e -> Map.of("t", String.format(Locale.ROOT, "%.1f", e.t()), "kind", e.kind(),
                 "text", e.text())).toList());
+        view.put("hosts", doc.hosts() == null ? null : hostsView(doc.hosts()));
         view.put("hostile", HostileReport.view(doc.hostilePeer()));
         view.put("dataJson", ReportJson.forScript(doc));
         view.put("chartJs", chartJs());
@@ -74,9 +75,43 @@ final class ReportHtml {
         return w.toString();
     }
 
+    /** The hosts part of the page: hosts, peers, UCX lanes, pairs and cross-host faults, as plain strings (escaped by Mustache). */
+    private static Map<String, Object> hostsView(ReportDocument.Hosts h) {
+        Map<String, Object> v = new LinkedHashMap<>();
+        v.put("etcd", h.etcd());
+        v.put("etcdNamespace", h.etcdNamespace());
+        v.put("ucx", h.ucx());
+        v.put("hostRows", h.hosts().stream().map(x -> Map.of("name", x.name(), "address", x.address(), "namespace", x.namespace(),
+                "runs", x.runs())).toList());
+        v.put("peerRows", h.peers().stream().map(p -> Map.of("name", p.name(), "role", p.role(), "host", p.host(), "address", p.address(),
+                "starts", String.valueOf(p.starts()), "sessions", String.join(", ", p.sessions()))).toList());
+        List<Map<String, String>> lanes = new ArrayList<>();
+        h.ucxLanes().forEach((w, l) -> lanes.add(Map.of("worker", w, "text", l.isEmpty() ? "(none logged)" : String.join("; ", l))));
+        v.put("laneRows", lanes);
+        v.put("pairRows", h.pairs().stream().map(p -> Map.of("prefill", p.prefill(), "decode", p.decode(), "requests",
+                String.valueOf(p.requests()), "completed", String.valueOf(p.completed()),
+                "gigabytes", String.format(Locale.ROOT, "%.3f", p.gigabytes()))).toList());
+        v.put("faultRows", h.faults().stream().map(f -> {
+            Map<String, String> m = new LinkedHashMap<>();
+            m.put("kind", f.kind());
+            m.put("target", f.target());
+            m.put("start", f.start() < 0 ? "-" : String.format(Locale.ROOT, "%.1f", f.start()));
+            m.put("end", f.end() < 0 ? "-" : String.format(Locale.ROOT, "%.1f", f.end()));
+            m.put("status", f.status());
+            m.put("touched", String.valueOf(f.touched()));
+            m.put("outcomes", String.valueOf(f.touchedOutcomes()));
+            m.put("lastEnded", String.format(Locale.ROOT, "%.0f", f.lastEndedMsAfterStart()));
+            m.put("slowest", String.format(Locale.ROOT, "%.0f", f.slowestTouchedMs()));
+            m.put("recovered", f.recoveredMsAfterEnd() < 0 ? "none" : String.format(Locale.ROOT, "%.0f", f.recoveredMsAfterEnd()));
+            m.put("others", f.othersCompleted() < 0 ? "(every pair touched)" : String.valueOf(f.othersCompleted()));
+            return m;
+        }).toList());
+        return v;
+    }
+
     private static String summary(ReportDocument doc) {
         Map<String, Object> p = doc.parameters();
-        return String.format(Locale.ROOT, "%s requests; KV block %s B; pool %s blocks per side; %s staging slots per side; "
+        return String.format(Locale.ROOT, "%s requests; KV block %s B; pool %s blocks per worker; %s staging slots per worker; "
                 + "kvTransferTimeout %s ms; faults %s", doc.invariants().get("requests"), p.get("blockBytes"), p.get("poolBlocks"),
                 p.get("buffers"), p.get("timeoutMs"), p.get("faults"));
     }

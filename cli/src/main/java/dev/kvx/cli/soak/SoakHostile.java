@@ -1,13 +1,11 @@
 package dev.kvx.cli.soak;
 
-import dev.kvx.cli.Main;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.PrintWriter;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -34,7 +32,7 @@ final class SoakHostile implements AutoCloseable {
     private final CountDownLatch ready = new CountDownLatch(1);
     private final CountDownLatch done = new CountDownLatch(1);
     private final Map<Long, String> ports = new ConcurrentHashMap<>();
-    private final List<SoakDriver.Worker> victims = new ArrayList<>();
+    private final List<WorkerProcess> victims = new ArrayList<>();
     private volatile String doneLine = "";
     private volatile boolean secretGiven;
     private Process process;
@@ -64,18 +62,12 @@ final class SoakHostile implements AutoCloseable {
      * {@code generation} is the driver's current generation worker: one that replaces a killed one is handed to the
      * hostile peer as soon as it is connected.
      */
-    void launch(SoakDriver.Worker ctx, java.util.function.Supplier<SoakDriver.Worker> generation) throws IOException {
+    void launch(WorkerProcess ctx, java.util.function.Supplier<WorkerProcess> generation) throws IOException {
         if (!o.hostilePeer) {
             return;
         }
-        SoakDriver.Worker gen = generation.get();
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "--enable-native-access=ALL-UNNAMED", "-Xmx1g"));
-        String nativeDir = System.getProperty("kvx.native.dir");
-        if (nativeDir != null) {
-            cmd.add("-Dkvx.native.dir=" + nativeDir);
-        }
-        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName()));
+        WorkerProcess gen = generation.get();
+        List<String> cmd = new ArrayList<>(WorkerProcess.javaCommand());
         List<Path> metadata = List.of(file(o, SoakWorker.Role.CTX, "metadata"), file(o, SoakWorker.Role.GEN, "metadata"));
         cmd.addAll(HostilePeer.arguments(List.of(new InetSocketAddress("127.0.0.1", ctx.port), new InetSocketAddress("127.0.0.1", gen.port)),
                 metadata, o.burstSeconds + 10, o.hostileRate));
@@ -95,9 +87,9 @@ final class SoakHostile implements AutoCloseable {
     }
 
     /** Hands every new, connected generation worker to the hostile peer while it attacks. */
-    private void follow(java.util.function.Supplier<SoakDriver.Worker> generation) {
+    private void follow(java.util.function.Supplier<WorkerProcess> generation) {
         while (process.isAlive()) {
-            SoakDriver.Worker g = generation.get();
+            WorkerProcess g = generation.get();
             synchronized (this) {
                 if (goNanos != 0 && endNanos == 0 && !victims.contains(g) && g.connected.getCount() == 0) {
                     victims.add(g);
@@ -134,13 +126,13 @@ final class SoakHostile implements AutoCloseable {
     }
 
     /** Called as each phase starts: the attack begins with the burst and ends with it. */
-    void phase(SoakDriver.Phase p, SoakDriver.Worker ctx, SoakDriver.Worker gen) throws InterruptedException {
+    void phase(SoakPhase p, WorkerProcess ctx, WorkerProcess gen) throws InterruptedException {
         if (process == null) {
             return;
         }
-        if (p == SoakDriver.Phase.BURST) {
+        if (p == SoakPhase.BURST) {
             if (!ready.await(60, TimeUnit.SECONDS) || !process.isAlive()) {
-                throw new IllegalStateException("the hostile peer did not get ready; its log " + log + " ends with:\n" + tail());
+                throw new IllegalStateException("the hostile peer did not get ready; its log " + log + " ends with:\n" + WorkerProcess.tail(log, 15));
             }
             synchronized (this) {
                 victims.add(ctx);
@@ -150,17 +142,17 @@ final class SoakHostile implements AutoCloseable {
             }
             timeline.event("hostile", "the hostile peer attacks both workers");
             out.printf(Locale.ROOT, "%n!! %.1f s: the hostile peer (pid %d, no secret) attacks both workers%n", timeline.elapsed(), process.pid());
-        } else if (p == SoakDriver.Phase.IDLE || p == SoakDriver.Phase.PROBES) {
+        } else if (p == SoakPhase.IDLE || p == SoakPhase.PROBES) {
             stop(ctx, gen);
         }
     }
 
-    private void stop(SoakDriver.Worker ctx, SoakDriver.Worker gen) throws InterruptedException {
+    private void stop(WorkerProcess ctx, WorkerProcess gen) throws InterruptedException {
         if (goNanos == 0 || endNanos != 0) {
             return;
         }
         synchronized (this) {
-            for (SoakDriver.Worker w : List.of(ctx, gen)) {
+            for (WorkerProcess w : List.of(ctx, gen)) {
                 if (!victims.contains(w)) {
                     victims.add(w); // the generation worker that replaced a killed one
                 }
@@ -179,15 +171,6 @@ final class SoakHostile implements AutoCloseable {
                 process.isAlive() ? "none yet" : String.valueOf(process.exitValue()));
     }
 
-    private String tail() {
-        try {
-            List<String> all = Files.readAllLines(log, StandardCharsets.UTF_8);
-            return String.join("\n", all.subList(Math.max(0, all.size() - 15), all.size()));
-        } catch (IOException | RuntimeException e) {
-            return "(log unreadable: " + e + ")";
-        }
-    }
-
     /** The report's section, or null without {@code --hostile-peer}. Call after the workers said BYE (or died). */
     synchronized HostileReport report() {
         if (process == null) {
@@ -195,7 +178,7 @@ final class SoakHostile implements AutoCloseable {
         }
         Map<String, Map<String, Long>> figures = new LinkedHashMap<>();
         Map<String, String> listening = new LinkedHashMap<>();
-        for (SoakDriver.Worker w : victims) {
+        for (WorkerProcess w : victims) {
             figures.put(w.name, w.stat); // BYE's figures, or a killed worker's last STAT
             String l = ports.get(w.process.pid());
             listening.put(w.name, l == null ? "(not read: it started after the hostile peer)" : java.util.Arrays.stream(l.split(","))

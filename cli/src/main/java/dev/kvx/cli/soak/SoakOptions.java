@@ -18,6 +18,7 @@ import picocli.CommandLine.Option;
         description = {"The main job: prefill/decode stress-and-recovery run over real NIXL, with a report.",
             "A context and a generation worker as two processes over real NIXL (UCX): warm-up, burst, idle and recovery "
                 + "probes with injected faults, live progress, and a report (table, report.json, report.html, report.png). "
+                + "With --hosts N: prefill and decode workers in network-namespace hosts, found through etcd, with cross-host faults. "
                 + "Exit status 1 when a request ended without an outcome, a block leaked, data did not verify, a probe failed, "
                 + "or (--hostile-peer) the hostile peer got anything or affected a request."})
 public final class SoakOptions implements Callable<Integer> {
@@ -79,7 +80,7 @@ public final class SoakOptions implements Callable<Integer> {
     @Option(names = "--hostile-peer", description = "during the burst, a third process attacks both workers without the secret: "
             + "forged, spoofed, tampered, replayed, oversized and flooded notifications, wrong-secret and junk control-channel "
             + "exchanges, metadata fetches; the report shows what it sent, what each worker refused, and the requests it affected "
-            + "(must be 0)")
+            + "(must be 0); one host only, not with --hosts")
     boolean hostilePeer;
     @Option(names = "--hostile-rate", paramLabel = "N", defaultValue = "300",
             description = "with --hostile-peer: forged notifications per second, besides floods and oversized ones (${DEFAULT-VALUE})")
@@ -89,6 +90,11 @@ public final class SoakOptions implements Callable<Integer> {
     @Option(names = "--report", paramLabel = "DIR", defaultValue = "soak-report",
             description = "where report.json, report.html and report.png go (${DEFAULT-VALUE})")
     Path reportDir;
+    @CommandLine.Mixin
+    HostsOptions hostsOptions = new HostsOptions();
+    /** With --hosts: the hosts and the cross-host faults, set by {@link #validate()}. */
+    HostsTopology topology;
+    java.util.List<HostFault> hostFaults = java.util.List.of();
 
     /** Creates the options with their defaults (picocli fills them). */
     public SoakOptions() {}
@@ -96,6 +102,9 @@ public final class SoakOptions implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         validate();
+        if (hostsOptions.enabled()) {
+            return new HostsSoakDriver(this, spec.commandLine().getOut()).run();
+        }
         return new SoakDriver(this, spec.commandLine().getOut()).run();
     }
 
@@ -131,6 +140,30 @@ public final class SoakOptions implements Callable<Integer> {
         }
         if (maxInputTokens < meanInputTokens) {
             throw bad("--max-input must be >= --mean-input (" + maxInputTokens + " < " + meanInputTokens + ")");
+        }
+        validateHosts();
+    }
+
+    private void validateHosts() {
+        HostsOptions h = hostsOptions;
+        if (!h.enabled()) {
+            if (h.anyFault()) {
+                throw bad("--cut-link, --partition, --loss, --delay, --kill-host and --restart-etcd-at need --hosts N");
+            }
+            return;
+        }
+        if (killGenerationAt >= 0) {
+            throw bad("--kill-generation-at is for the one-host soak; across hosts use --kill-host HOST@S[:D]");
+        }
+        if (hostilePeer) {
+            throw bad("--hostile-peer is for the one-host soak (it attacks the workers' control channels on loopback); "
+                    + "run it without --hosts, or run --hosts without it");
+        }
+        try {
+            topology = new HostsTopology(h.hosts, h.prefill, h.decode);
+            hostFaults = h.plan(this, topology);
+        } catch (IllegalArgumentException e) {
+            throw bad(e.getMessage());
         }
     }
 

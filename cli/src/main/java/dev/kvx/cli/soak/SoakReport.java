@@ -23,41 +23,80 @@ final class SoakReport {
     private static final String[] OUTCOMES = {"COMPLETED", "TIMED_OUT", "CANCELLED", "FAILED", "REJECTED", "KILLED", "CORRUPT",
         "INCONSISTENT", "NONE"};
     private final SoakOptions o;
-    private final List<SoakDriver.Req> requests;
-    private final Map<SoakDriver.Phase, long[]> windows;
+    private final List<SoakRequest> requests;
+    private final Map<SoakPhase, long[]> windows;
     private final List<ReportDocument.Sample> timeline;
     private final List<ReportDocument.Event> events;
-    private final String ctxBye;
-    private final String genBye;
+    private final List<String> ctxByes;
+    private final List<String> genByes;
     private final long killNanos;
-    private final HostileReport hostile;
+    private HostsReport hosts;
+    private HostileReport hostile;
 
-    SoakReport(SoakOptions o, List<SoakDriver.Req> requests, Map<SoakDriver.Phase, long[]> windows, List<ReportDocument.Sample> timeline,
-               List<ReportDocument.Event> events, String ctxBye, String genBye, long killNanos, HostileReport hostile) {
+    /**
+     * @param ctxByes the closing ({@code BYE}) lines of the context workers alive at the end; {@code genByes} likewise
+     * @param killNanos when {@code --kill-generation-at} killed the generation worker (0: no kill)
+     */
+    SoakReport(SoakOptions o, List<SoakRequest> requests, Map<SoakPhase, long[]> windows, List<ReportDocument.Sample> timeline,
+               List<ReportDocument.Event> events, List<String> ctxByes, List<String> genByes, long killNanos) {
         this.killNanos = killNanos;
-        this.hostile = hostile;
         this.o = o;
         this.requests = requests;
         this.windows = windows;
         this.timeline = timeline;
         this.events = events;
-        this.ctxBye = ctxBye;
-        this.genBye = genBye;
+        this.ctxByes = ctxByes;
+        this.genByes = genByes;
     }
 
-    private static long field(String bye, String key) {
-        for (String f : bye.split(" ")) {
-            if (f.startsWith(key + "=")) {
-                return Long.parseLong(f.substring(key.length() + 1));
+    /** Adds the hosts, peers, UCX lanes and faults of a run across hosts. */
+    SoakReport withHosts(HostsReport h) {
+        this.hosts = h;
+        return this;
+    }
+
+    /** Adds the hostile peer's section ({@code --hostile-peer}); null for none. */
+    SoakReport withHostile(HostileReport h) {
+        this.hostile = h;
+        return this;
+    }
+
+    /** The first lines of a run: the KV shape and sizes, the phases and the faults. */
+    static void printHeader(SoakOptions o, PrintWriter out, String extra) {
+        long blockBytes = o.blockBytes();
+        out.printf(Locale.ROOT, "kvx soak: KV shape %d layers x %d KV heads x head %d x %d B, %d tokens/block = %s/block; pool %d blocks (%s) per worker;"
+                        + " input ~%d tokens (max %d) = ~%d blocks/request; buffers %d per worker; kvTransferTimeout %d ms%n",
+                o.layers, o.kvHeads, o.headSize, o.dtypeBytes, o.tokensPerBlock, SoakDriver.human(blockBytes), o.effectivePoolBlocks(),
+                SoakDriver.human(blockBytes * o.effectivePoolBlocks()), o.meanInputTokens, o.maxInputTokens,
+                (o.meanInputTokens + o.tokensPerBlock - 1) / o.tokensPerBlock, o.buffers, o.timeoutMs);
+        out.printf(Locale.ROOT, "phases: warm-up %d s at concurrency %d, burst %d s at %d, idle %d s, %d recovery probes; faults: %s%s%n",
+                o.warmupSeconds, o.warmupConcurrency, o.burstSeconds, o.burstConcurrency, o.idleSeconds, o.probes, SoakFaults.format(o.faults),
+                extra);
+        out.println("security: " + security(o));
+    }
+
+    /** A field of the workers' BYE lines, summed (-1 when a line lacks it). */
+    private static long field(List<String> byes, String key) {
+        long sum = 0;
+        for (String bye : byes) {
+            long v = -1;
+            for (String f : bye.split(" ")) {
+                if (f.startsWith(key + "=")) {
+                    v = Long.parseLong(f.substring(key.length() + 1));
+                }
             }
+            if (v < 0) {
+                return -1;
+            }
+            sum += v;
         }
-        return -1;
+        return sum;
     }
 
     List<ReportDocument.PhaseFigures> figures() {
         List<ReportDocument.PhaseFigures> out = new ArrayList<>();
-        for (SoakDriver.Phase p : SoakDriver.Phase.values()) {
-            List<SoakDriver.Req> rs = requests.stream().filter(r -> r.phase == p).toList();
+        for (SoakPhase p : SoakPhase.values()) {
+            List<SoakRequest> rs = requests.stream().filter(r -> r.phase == p).toList();
             Map<String, Long> counts = new LinkedHashMap<>();
             for (String k : OUTCOMES) {
                 counts.put(k, rs.stream().filter(r -> r.outcome().equals(k)).count());
@@ -70,7 +109,7 @@ final class SoakReport {
             long[] w = windows.get(p);
             double seconds = w == null ? 0 : Math.max(1e-9, (w[1] - w[0]) / 1e9);
             long bytes = rs.stream().filter(r -> r.outcome().equals("COMPLETED")).mapToLong(r -> r.blocks * o.blockBytes()).sum();
-            boolean rates = p != SoakDriver.Phase.PROBES && seconds > 0;
+            boolean rates = p != SoakPhase.PROBES && seconds > 0;
             out.add(new ReportDocument.PhaseFigures(p.name(), counts, SoakTimeline.percentiles(latency), Math.round(seconds * 1000) / 1000.0,
                     rates ? latency.getTotalCount() / seconds : 0, rates ? bytes / seconds / 1e9 : 0, SoakTimeline.percentiles(late)));
         }
@@ -86,40 +125,45 @@ final class SoakReport {
         List<ReportDocument.PhaseFigures> figs = figures();
         long noOutcome = requests.stream().filter(r -> !r.done()).count();
         long corrupt = requests.stream().filter(r -> r.outcome().equals("CORRUPT") || r.outcome().equals("INCONSISTENT")).count();
-        long probesFailed = requests.stream().filter(r -> r.phase == SoakDriver.Phase.PROBES && !r.outcome().equals("COMPLETED")).count();
-        long probes = requests.stream().filter(r -> r.phase == SoakDriver.Phase.PROBES).count();
-        long ctxQuarantined = field(ctxBye, "quarantined");
-        long genQuarantined = field(genBye, "quarantined");
-        long ctxLeakedBlocks = field(ctxBye, "capacity") - field(ctxBye, "freeBlocks") - ctxQuarantined;
-        long genLeakedBlocks = field(genBye, "capacity") - field(genBye, "freeBlocks") - genQuarantined;
-        long ctxMissing = field(ctxBye, "submitted") - field(ctxBye, "outcomes");
-        long genMissing = field(genBye, "submitted") - field(genBye, "outcomes");
-        boolean byeOk = !ctxBye.isEmpty() && !genBye.isEmpty();
+        long probesFailed = requests.stream().filter(r -> r.phase == SoakPhase.PROBES && !r.outcome().equals("COMPLETED")).count();
+        long probes = requests.stream().filter(r -> r.phase == SoakPhase.PROBES).count();
+        long ctxQuarantined = field(ctxByes, "quarantined");
+        long genQuarantined = field(genByes, "quarantined");
+        long ctxLeakedBlocks = field(ctxByes, "capacity") - field(ctxByes, "freeBlocks") - ctxQuarantined;
+        long genLeakedBlocks = field(genByes, "capacity") - field(genByes, "freeBlocks") - genQuarantined;
+        long ctxMissing = field(ctxByes, "submitted") - field(ctxByes, "outcomes");
+        long genMissing = field(genByes, "submitted") - field(genByes, "outcomes");
+        boolean byeOk = !ctxByes.isEmpty() && !genByes.isEmpty() && Stream.concat(ctxByes.stream(), genByes.stream()).noneMatch(String::isEmpty);
+        long duplicates = requests.stream().mapToLong(SoakRequest::duplicates).sum();
         Map<String, Object> invariants = new LinkedHashMap<>();
         invariants.put("requests", requests.size());
         invariants.put("requestsWithoutOutcome", noOutcome);
+        invariants.put("duplicateOutcomes", duplicates);
         invariants.put("corruptOrInconsistent", corrupt);
         invariants.put("contextOutcomesMissing", ctxMissing);
         invariants.put("generationOutcomesMissing", genMissing);
         invariants.put("contextBlocksLeaked", ctxLeakedBlocks);
         invariants.put("generationBlocksLeaked", genLeakedBlocks);
-        long freeWrites = field(genBye, "freeBlockWrites");
+        long freeWrites = field(genByes, "freeBlockWrites");
         invariants.put("writesIntoFreeBlocks", freeWrites);
         invariants.put("contextBlocksQuarantinedAtExit", ctxQuarantined);
         invariants.put("generationBlocksQuarantinedAtExit", genQuarantined);
         invariants.put("probes", probes);
         invariants.put("probesFailed", probesFailed);
         // not invariants but what the engines did to stay whole: peers marked unhealthy, quarantines proven, caught exceptions
-        invariants.put("peersMarkedUnhealthy", field(ctxBye, "peersMarkedUnhealthy") + field(genBye, "peersMarkedUnhealthy"));
-        invariants.put("quarantinesProvenByRelease", field(ctxBye, "quarantinesProvenByRelease") + field(genBye, "quarantinesProvenByRelease"));
-        invariants.put("quarantinesProvenByPeerLoss", field(ctxBye, "quarantinesProvenByPeerLoss") + field(genBye, "quarantinesProvenByPeerLoss"));
-        invariants.put("messagesRefused", field(ctxBye, "refused") + field(genBye, "refused"));
-        invariants.put("peersLost", field(ctxBye, "peersLost") + field(genBye, "peersLost"));
-        invariants.put("requestErrorsCaught", field(ctxBye, "requestErrors") + field(genBye, "requestErrors"));
-        invariants.put("engineErrorsCaught", field(ctxBye, "engineErrors") + field(genBye, "engineErrors"));
+        invariants.put("peersMarkedUnhealthy", field(ctxByes, "peersMarkedUnhealthy") + field(genByes, "peersMarkedUnhealthy"));
+        invariants.put("quarantinesProvenByRelease", field(ctxByes, "quarantinesProvenByRelease") + field(genByes, "quarantinesProvenByRelease"));
+        invariants.put("quarantinesProvenByPeerLoss", field(ctxByes, "quarantinesProvenByPeerLoss") + field(genByes, "quarantinesProvenByPeerLoss"));
+        invariants.put("messagesRefused", field(ctxByes, "refused") + field(genByes, "refused"));
+        invariants.put("peersLost", field(ctxByes, "peersLost") + field(genByes, "peersLost"));
+        invariants.put("requestErrorsCaught", field(ctxByes, "requestErrors") + field(genByes, "requestErrors"));
+        invariants.put("engineErrorsCaught", field(ctxByes, "engineErrors") + field(genByes, "engineErrors"));
         boolean ok = byeOk && noOutcome == 0 && corrupt == 0 && ctxMissing == 0 && genMissing == 0 && ctxLeakedBlocks == 0
                 && genLeakedBlocks == 0 && ctxQuarantined == 0 && genQuarantined == 0 && freeWrites == 0 && probesFailed == 0
-                && probes == o.probes;
+                && probes == o.probes && duplicates == 0;
+        if (hosts != null) {
+            ok &= hosts.addInvariants(invariants);
+        }
 
         out.println();
         out.println("kvx soak report");
@@ -143,8 +187,8 @@ final class SoakReport {
                 invariants.get("requestErrorsCaught"), invariants.get("engineErrorsCaught"), invariants.get("quarantinesProvenByRelease"),
                 invariants.get("quarantinesProvenByPeerLoss"), invariants.get("peersMarkedUnhealthy"), invariants.get("peersLost"),
                 invariants.get("messagesRefused"));
-        List<SoakDriver.Req> killed = requests.stream().filter(r -> r.outcome().equals("KILLED")).toList();
-        if (!killed.isEmpty()) {
+        List<SoakRequest> killed = requests.stream().filter(r -> r.outcome().equals("KILLED")).toList();
+        if (!killed.isEmpty() && killNanos != 0) {
             Map<String, Long> ctxSide = new TreeMap<>();
             killed.forEach(r -> ctxSide.merge(r.ctx.status(), 1L, Long::sum));
             long worst = killed.stream().mapToLong(r -> r.ctx.latencyNanos()).max().orElse(0);
@@ -160,12 +204,16 @@ final class SoakReport {
         for (ReportDocument.Event e : events) {
             out.printf(Locale.ROOT, "  %.1f s: %s%n", e.t(), e.text());
         }
+        if (hosts != null) {
+            hosts.print(out);
+        }
         out.println("security: " + security(o));
         Map<String, Object> hostileSection = hostile == null ? null : hostile.write(out, requests);
         ok &= hostile == null || hostile.ok();
 
         Files.createDirectories(o.reportDir);
-        ReportDocument doc = new ReportDocument(ok, parameters(), invariants, figs, events, timeline, null, hostileSection);
+        ReportDocument doc = new ReportDocument(ok, parameters(), invariants, figs, events, timeline,
+                hosts == null ? null : hosts.section(), null, hostileSection);
         Path html = o.reportDir.resolve("report.html");
         Files.writeString(html, ReportHtml.render(doc));
         Path png = o.reportDir.resolve("report.png");
@@ -200,6 +248,15 @@ final class SoakReport {
         params.put("killGenerationAt", o.killGenerationAt);
         params.put("seed", o.seed);
         params.put("faults", o.faults);
+        if (o.hostsOptions.enabled()) {
+            params.put("hosts", o.hostsOptions.hosts);
+            params.put("prefillWorkers", o.hostsOptions.prefill);
+            params.put("decodeWorkers", o.hostsOptions.decode);
+            params.put("hostFaults", o.hostFaults.stream().map(HostFault::toString).toList());
+            params.put("ucxTls", o.hostsOptions.ucxTls);
+            params.put("lossPercent", o.hostsOptions.lossPercent);
+            params.put("delayMs", o.hostsOptions.delayMs);
+        }
         params.put("security", security(o));
         params.put("hostilePeer", o.hostilePeer);
         return params;
@@ -207,8 +264,13 @@ final class SoakReport {
 
     /** How the run's workers are protected: for the first lines of output and the report. */
     static String security(SoakOptions o) {
-        return "per-run secret (" + o.reportDir.resolve("kvx.secret") + ", mode 600, given to the workers as KVX_SECRET_FILE, never on a"
-                + " command line), HMAC-SHA256 on every message under per-session keys, metadata only through kvx's control channel on"
-                + " 127.0.0.1 after both sides proved the secret" + (o.hostilePeer ? "; --hostile-peer: a third process without it attacks during the burst" : "");
+        String secret = "per-run secret (" + o.reportDir.resolve("kvx.secret") + ", mode 600, given to the workers as KVX_SECRET_FILE, never on a"
+                + " command line), HMAC-SHA256 on every message under per-session keys, ";
+        if (o.hostsOptions.enabled()) {
+            return secret + "metadata through etcd in the clear (NIXL's etcd client has no TLS or auth: who reads etcd reaches the pool;"
+                    + " here etcd is reachable only on the run's private bridge), a session only after both sides proved the secret";
+        }
+        return secret + "metadata only through kvx's control channel on 127.0.0.1 after both sides proved the secret"
+                + (o.hostilePeer ? "; --hostile-peer: a third process without it attacks during the burst" : "");
     }
 }

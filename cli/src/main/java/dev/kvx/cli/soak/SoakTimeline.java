@@ -25,7 +25,10 @@ final class SoakTimeline {
     /** Latencies are recorded in nanoseconds with 3 significant digits, up to an hour. */
     static final long HIGHEST_NANOS = TimeUnit.HOURS.toNanos(1);
 
-    /** What the driver reports to the timeline each second. */
+    /**
+     * What the driver reports to the timeline each second: the context and generation workers' gauges
+     * (summed over the workers of a side across hosts; {@code slotCapacity} is the side's staging slots).
+     */
     record Gauges(String phase, Map<String, Long> ctx, Map<String, Long> gen) {}
 
     private final SoakOptions o;
@@ -46,6 +49,11 @@ final class SoakTimeline {
 
     double elapsed() {
         return (System.nanoTime() - t0) / 1e9;
+    }
+
+    /** A System.nanoTime instant on the timeline's clock: seconds since the start, to a tenth. */
+    double at(long nanos) {
+        return Math.round((nanos - t0) / 1e8) / 10.0;
     }
 
     /** A request completed (generation side) with this latency. */
@@ -72,7 +80,7 @@ final class SoakTimeline {
     }
 
     /** Takes one sample every second until interrupted. */
-    void run(Collection<SoakDriver.Req> requests, Supplier<Gauges> gauges) {
+    void run(Collection<SoakRequest> requests, Supplier<Gauges> gauges) {
         try {
             while (true) {
                 Thread.sleep(1000);
@@ -83,7 +91,7 @@ final class SoakTimeline {
         }
     }
 
-    private void sample(Collection<SoakDriver.Req> requests, Gauges g) {
+    private void sample(Collection<SoakRequest> requests, Gauges g) {
         long completed = 0;
         long timedOut = 0;
         long cancelled = 0;
@@ -91,7 +99,7 @@ final class SoakTimeline {
         long other = 0;
         long bytes = 0;
         long inFlight = 0;
-        for (SoakDriver.Req r : requests) {
+        for (SoakRequest r : requests) {
             if (!r.done()) {
                 inFlight++;
             }
@@ -118,8 +126,8 @@ final class SoakTimeline {
                 gs.getOrDefault("freeBlocks", 0L), cs.getOrDefault("capacity", 0L)));
         out.printf(Locale.ROOT, "[%5.1f s %-7s] in flight %3d | completed %6d | timed out %4d | cancelled %4d | failed %4d | other %3d"
                         + " | slots ctx %d/%d gen %d/%d | free blocks ctx %d gen %d /%d | %5.0f req/s %6.3f GB/s | p99 %6.1f ms%n",
-                elapsed(), g.phase(), inFlight, completed, timedOut, cancelled, failed, other, cs.getOrDefault("slots", 0L), o.buffers,
-                gs.getOrDefault("slots", 0L), o.buffers, cs.getOrDefault("freeBlocks", 0L), gs.getOrDefault("freeBlocks", 0L),
+                elapsed(), g.phase(), inFlight, completed, timedOut, cancelled, failed, other, cs.getOrDefault("slots", 0L),
+                cs.getOrDefault("slotCapacity", (long) o.buffers), gs.getOrDefault("slots", 0L), gs.getOrDefault("slotCapacity", (long) o.buffers), cs.getOrDefault("freeBlocks", 0L), gs.getOrDefault("freeBlocks", 0L),
                 cs.getOrDefault("capacity", 0L), (double) (completed - lastCompleted), (bytes - lastBytes) / 1e9, latency.p99());
         lastCompleted = completed;
         lastBytes = bytes;

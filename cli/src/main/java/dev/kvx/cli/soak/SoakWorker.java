@@ -30,10 +30,13 @@ import picocli.CommandLine.Option;
 
 /**
  * {@code kvx worker} (hidden): one worker process of the soak run (context or generation), started
- * and driven by {@link SoakDriver} over stdin/stdout. Commands: {@code CONNECT <peer> <port>},
- * {@code REQ <id> <blocks>}, {@code CANCEL <id>}, {@code QUIT}. Output: {@code READY},
- * {@code CONNECTED}, {@code OUT <id> <status> <phase> <latencyNanos> <quarantined> [why]} (why a REJECTED one was:
- * pool, unhealthy, notConnected, duplicate, other), {@code STAT k=v …} every 250 ms, {@code BYE k=v …}. Logs (its own, NIXL's, UCX's) go to stderr, which the driver keeps in a file.
+ * and driven by {@link SoakDriver} (or {@link HostsSoakDriver}) over stdin/stdout. Commands:
+ * {@code CONNECT <peer> <port>} (through the peer's control channel on loopback), {@code DIAL <peer>}
+ * (by name through etcd, with {@code --etcd}), {@code AWAIT <peer>} (until the peer's session is up),
+ * {@code REQ <id> <blocks> [<peer>]}, {@code CANCEL <id>}, {@code QUIT}. Output: {@code READY},
+ * {@code CONNECTED <peer> <true|false>}, {@code OUT <id> <status> <phase> <latencyNanos> <quarantined> [why]}
+ * (why a REJECTED one was: pool, unhealthy, notConnected, duplicate, other), {@code STAT k=v …} every 250 ms,
+ * {@code BYE k=v …}. DIAL and AWAIT run beside the requests, which keep flowing. Logs (its own, NIXL's, UCX's) go to stderr, which the driver keeps in a file.
  */
 @Command(name = "worker", hidden = true, mixinStandardHelpOptions = true, versionProvider = VersionProvider.class, sortOptions = false,
         description = "One soak worker, driven by 'kvx soak' over stdin/stdout (not for direct use).")
@@ -50,8 +53,12 @@ public final class SoakWorker implements Callable<Integer> {
     Role role;
     @Option(names = "--name", required = true, description = "the NIXL agent name")
     String name;
-    @Option(names = "--port", required = true, description = "the metadata listen port")
+    @Option(names = "--port", defaultValue = "-1", description = "the control channel's port on loopback (none with --etcd)")
     int port;
+    @Option(names = "--etcd", paramLabel = "ENDPOINTS", description = "find peers by name through etcd (NIXL's metadata store) at these endpoints")
+    String etcd;
+    @Option(names = "--etcd-namespace", paramLabel = "PREFIX", defaultValue = "/kvx/soak", description = "the etcd key prefix (${DEFAULT-VALUE})")
+    String etcdNamespace;
     @Option(names = "--seed", required = true, description = "the seed of the fault plan")
     long seed;
     @Option(names = "--timeout-ms", required = true, description = "kvTransferTimeout")
@@ -96,6 +103,13 @@ public final class SoakWorker implements Callable<Integer> {
         return a;
     }
 
+    /** The command line of a worker that finds its peers through etcd (no control channel). */
+    static List<String> etcdArguments(Role role, String name, String endpoints, String namespace, SoakOptions o) {
+        List<String> args = new java.util.ArrayList<>(arguments(role, name, -1, o));
+        args.addAll(List.of("--etcd=" + endpoints, "--etcd-namespace=" + namespace));
+        return args;
+    }
+
     /** Block content both sides agree on: a cheap pattern from (request, block), checked on arrival. */
     static void fill(byte[] buf, long requestId, int block) {
         SplittableRandom r = new SplittableRandom(requestId * 1_000_003L + block);
@@ -128,9 +142,11 @@ public final class SoakWorker implements Callable<Integer> {
         WireTap tap = wireOut == null ? null : new WireTap(plan, name);
         CacheTransceiverConfig config = CacheTransceiverConfig.defaults().withKvTransferTimeout(timeout).withQuarantineTimeout(timeout)
                 .withBufferCounts(buffers, buffers).withFaults(tap == null ? plan : tap);
+        if (etcd == null && port < 0) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "a worker needs --port (its control channel) or --etcd");
+        }
         try (KvBlockPool pool = poisonedIf(gen, KvBlockPool.inHostMemory(layout, poolBlocks, name + "-kv"));
-             CacheTransceiver tx = CacheTransceiver.builder(name, pool).config(config).secret(SharedSecret.fromConfiguration())
-                     .listen(new InetSocketAddress("127.0.0.1", port)).build()) {
+             CacheTransceiver tx = build(pool, config)) {
             ScheduledExecutorService stats = Executors.newSingleThreadScheduledExecutor(r -> {
                 Thread t = new Thread(r, "soak-stats");
                 t.setDaemon(true);
@@ -139,7 +155,7 @@ public final class SoakWorker implements Callable<Integer> {
             stats.scheduleAtFixedRate(() -> {
                 TransceiverMetrics.Snapshot s = tx.metrics().snapshot();
                 synchronized (out) {
-                    out.println("STAT inflight=" + (s.submitted() - s.outcomes()) + " slots=" + (gen ? s.recvSlotsInUse() : s.sendSlotsInUse())
+                    out.println("STAT inflight=" + (s.submitted() - s.outcomes()) + " slots=" + (gen ? s.recvSlotsInUse() : s.sendSlotsInUse()) + " slotCapacity=" + buffers
                             + " freeBlocks=" + s.freeBlocks() + " quarantined=" + s.quarantinedBlocks() + " capacity=" + pool.capacity()
                             + " requestErrors=" + s.requestErrors() + " engineErrors=" + s.engineErrors()
                             + " stale=" + s.staleMessages() + " malformed=" + s.malformedMessages()
@@ -176,7 +192,17 @@ public final class SoakWorker implements Callable<Integer> {
                             out.println("CONNECTED " + peer + " " + tx.isConnected(peer));
                         }
                     }
-                    case "REQ" -> submit(tx, gen, peer, Long.parseLong(f[1]), Integer.parseInt(f[2]), layout, out);
+                    case "DIAL", "AWAIT" -> {
+                        String to = f[1];
+                        boolean dial = f[0].equals("DIAL");
+                        Thread.ofVirtual().name("soak-" + f[0].toLowerCase(java.util.Locale.ROOT) + "-" + to).start(() -> {
+                            boolean up = dial ? dialByName(tx, to) : awaitSession(tx, to);
+                            synchronized (out) {
+                                out.println("CONNECTED " + to + " " + up);
+                            }
+                        });
+                    }
+                    case "REQ" -> submit(tx, gen, f.length > 3 ? f[3] : peer, Long.parseLong(f[1]), Integer.parseInt(f[2]), layout, out);
                     case "CANCEL" -> {
                         LlmRequest r = live.get(Long.parseLong(f[1]));
                         if (r != null) {
@@ -239,6 +265,51 @@ public final class SoakWorker implements Callable<Integer> {
      */
     private static KvBlockPool poisonedIf(boolean gen, KvBlockPool pool) {
         return gen ? pool.poisonFreeBlocks() : pool;
+    }
+
+    private CacheTransceiver build(KvBlockPool pool, CacheTransceiverConfig config) {
+        CacheTransceiver.Builder b = CacheTransceiver.builder(name, pool).config(config).secret(SharedSecret.fromConfiguration());
+        if (etcd != null) {
+            b.etcd(etcd, etcdNamespace);
+        }
+        if (port >= 0) {
+            b.listen(new InetSocketAddress("127.0.0.1", port));
+        }
+        return b.build();
+    }
+
+    /** Connects to a peer by name through etcd; one that is not published yet (just restarting) is tried again for 30 s. */
+    private static boolean dialByName(CacheTransceiver tx, String peer) {
+        long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (true) {
+            try {
+                tx.connectByName(peer, Duration.ofSeconds(10));
+                return true;
+            } catch (RuntimeException e) { // not in etcd yet, etcd restarting, the handshake timed out
+                if (System.nanoTime() > until || tx.isClosed()) {
+                    LOG.log(System.Logger.Level.WARNING, "soak worker: no session with " + peer + " within 30 s: " + e.getMessage());
+                    return false;
+                }
+                LOG.log(System.Logger.Level.INFO, "soak worker: connecting to " + peer + " by name failed (" + e.getMessage() + "); retrying");
+                try {
+                    Thread.sleep(200);
+                } catch (InterruptedException ie) {
+                    Thread.currentThread().interrupt();
+                    return false;
+                }
+            }
+        }
+    }
+
+    /** Waits (30 s) until the peer's session is up here (the peer dials). */
+    private static boolean awaitSession(CacheTransceiver tx, String peer) {
+        try {
+            tx.awaitConnected(peer, Duration.ofSeconds(30));
+            return true;
+        } catch (dev.kvx.KvxException e) {
+            LOG.log(System.Logger.Level.WARNING, "soak worker: " + e.getMessage());
+            return false;
+        }
     }
 
     /** Connects through the peer's control channel; a peer that just restarted may need a moment. */

@@ -5,7 +5,7 @@
   const tl = doc.timeline || [];
   const pts = f => tl.map((s, i) => ({x: s.t, y: f(s, i)}));
   const perSecond = key => pts((s, i) => s[key] - (i > 0 ? tl[i - 1][key] : 0));
-  const markerColor = {phase: '#888888', kill: '#d62728', restart: '#2ca02c', hostile: '#9467bd'};
+  const markerColor = {phase: '#888888', kill: '#d62728', restart: '#2ca02c', fault: '#ff7f0e', heal: '#17becf', hostile: '#9467bd', settle: '#8c564b'};
 
   // Vertical markers for phase starts, kills and restarts on every chart with a time axis.
   Chart.register({

@@ -73,4 +73,33 @@ class ReportHtmlBrowserTest {
         assertTrue(ChartPixels.near(image, boxes.get("chart-inflight"), 0xd62728, 20) > 50, "kill marker");
         assertTrue(ChartPixels.near(image, boxes.get("chart-inflight"), 0x2ca02c, 20) > 50, "restart marker");
     }
+
+    @Test
+    void aRunAcrossHostsShowsItsHostsPeersLanesAndFaultsAsText() throws Exception {
+        Path chromium = browser();
+        Path dir = Files.createDirectories(Path.of("target", "report-browser-test"));
+        Path html = dir.resolve("report-hosts.html");
+        Files.writeString(html, ReportHtml.render(ReportSamples.sampleWithHosts()));
+        String ready = ReportHtml.READY + " && JSON.stringify({charts: window.kvxReport.charts, scripts: document.scripts.length,"
+                + " text: document.body.innerText, injected: document.querySelectorAll('b').length})";
+        PageCapture.Result r;
+        try (HeadlessChromium b = HeadlessChromium.launch(chromium, Duration.ofSeconds(30))) {
+            r = PageCapture.capture(b, html.toAbsolutePath().toUri(), 1280, ready, Duration.ofSeconds(30));
+        }
+        Files.write(dir.resolve("report-hosts.png"), r.png());
+        assertEquals(java.util.List.of(), r.errors(), "no console errors or exceptions");
+        JsonNode state = new ObjectMapper().readTree(r.ready());
+        String text = state.get("text").asText();
+        assertEquals(6, state.get("charts").asInt(), r.ready());
+        assertEquals(3, state.get("scripts").asInt(), "no script from the hosts' text");
+        assertEquals(3, state.get("injected").asInt(), "no element from the hosts' text");
+        for (String expected : new String[] {"10.231.0.2", "kvx1.1-h1", "prefill-0, prefill-1", "zero-copy tcp/eth0", "cut-link",
+            "h1 [decode-0]", "{COMPLETED=4, TIMED_OUT=8}", "unsupported on this kernel: worker \"gen-2\""}) {
+            assertTrue(text.contains(expected), "the page shows '" + expected + "'");
+        }
+        BufferedImage image = ImageIO.read(new ByteArrayInputStream(r.png()));
+        PageCapture.Box inflight = r.canvases().stream().filter(c -> c.id().equals("chart-inflight")).findFirst().orElseThrow();
+        assertTrue(ChartPixels.near(image, inflight, 0xff7f0e, 20) > 50, "the fault marker (orange)");
+        assertTrue(ChartPixels.near(image, inflight, 0x17becf, 20) > 50, "the heal marker (teal)");
+    }
 }

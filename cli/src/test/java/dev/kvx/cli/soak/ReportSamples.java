@@ -56,6 +56,28 @@ final class ReportSamples {
             timeline.add(new ReportDocument.Sample(t, burst ? "BURST" : "WARMUP", burst ? 16 : 2, completed, timedOut, 0, t > 12 ? 12 : 0,
                     t > 12 ? 9 : 0, lat, faults, burst ? 4 : 1, burst ? 3 : 1, 300 - (burst ? 120 : 0), 290, 416));
         }
-        return new ReportDocument(true, params, invariants, phases, events, timeline, null, null);
+        return new ReportDocument(true, params, invariants, phases, events, timeline, null, null, null);
+    }
+
+    /** The sample of a run across hosts: hosts, peers, lanes, pairs and faults, with hostile text in a fault's status. */
+    static ReportDocument sampleWithHosts() {
+        ReportDocument d = sample();
+        List<ReportDocument.Event> events = new ArrayList<>(d.events());
+        events.add(new ReportDocument.Event(9.0, "fault", "cut-link h1@8:2: h1's link down [decode-0]"));
+        events.add(new ReportDocument.Event(11.0, "heal", "cut-link h1@8:2: h1's link restored"));
+        ReportDocument.Hosts hosts = new ReportDocument.Hosts("http://10.231.0.4:2379 in host etcd (kvx1.1-etcd)", "/kvx/soak/1",
+                "UCX_TLS=tcp",
+                List.of(new ReportDocument.Host("h0", "kvx1.1-h0", "10.231.0.1", "prefill-0 prefill-1"),
+                        new ReportDocument.Host("h1", "kvx1.1-h1", "10.231.0.2", "decode-0"),
+                        new ReportDocument.Host("etcd", "kvx1.1-etcd", "10.231.0.4", "etcd")),
+                List.of(new ReportDocument.Peer("prefill-0", "prefill", "h0", "10.231.0.1", 1, List.of("decode-0")),
+                        new ReportDocument.Peer("decode-0", "decode", "h1", "10.231.0.2", 2, List.of("prefill-0", "prefill-1"))),
+                Map.of("decode-0", List.of("inter-node cfg#1: am(tcp/eth0)", "KV data (ucp_put, inter-node cfg#1): zero-copy tcp/eth0")),
+                List.of(new ReportDocument.Fault("cut-link", "h1 [decode-0]", 9.0, 11.0, "done", 12, new TreeMap<>(Map.of("TIMED_OUT", 8L, "COMPLETED", 4L)),
+                                3100, 3050, 420, 57),
+                        new ReportDocument.Fault("delay", "h1 [decode-0]", -1, -1, "unsupported on this kernel: " + HOSTILE, 0, Map.of(),
+                                -1, -1, -1, -1)),
+                List.of(new ReportDocument.Pair("prefill-0", "decode-0", 300, 290, 1.25)));
+        return new ReportDocument(d.ok(), d.parameters(), d.invariants(), d.phases(), events, d.timeline(), hosts, null, null);
     }
 }

@@ -80,12 +80,12 @@ class SoakHostileTest {
         assertTrue(text.contains("requests affected: 0 of "), text);
     }
 
-    private static SoakDriver.Out out(String status, String why) {
-        return new SoakDriver.Out(status, "DATA_IN_FLIGHT", 1_000_000, 0, why);
+    private static SoakRequest.Out out(String status, String why) {
+        return new SoakRequest.Out(status, "DATA_IN_FLIGHT", 1_000_000, 0, why);
     }
 
-    private static SoakDriver.Req req(long id, SoakDriver.Out ctx, SoakDriver.Out gen) {
-        SoakDriver.Req r = new SoakDriver.Req(id, 2, SoakDriver.Phase.BURST);
+    private static SoakRequest req(long id, SoakRequest.Out ctx, SoakRequest.Out gen) {
+        SoakRequest r = new SoakRequest(id, 2, SoakPhase.BURST, "soak-ctx", "soak-gen-1");
         r.ctx = ctx;
         r.gen = gen;
         return r;
@@ -97,8 +97,8 @@ class SoakHostileTest {
         SoakFaults none = new SoakFaults(Map.of(), 3, true, Duration.ZERO);
         long clean = LongStream.range(1, 1000).filter(plan::untouched).findFirst().orElseThrow();
         long hit = LongStream.range(1, 1000).filter(id -> !plan.untouched(id)).findFirst().orElseThrow();
-        SoakDriver.Out done = out("COMPLETED", "");
-        SoakDriver.Out late = out("TIMED_OUT", "");
+        SoakRequest.Out done = out("COMPLETED", "");
+        SoakRequest.Out late = out("TIMED_OUT", "");
         assertNull(HostileReport.affected(req(clean, done, done), plan));
         assertNull(HostileReport.affected(req(hit, late, late), plan), "a fault of the plan explains it");
         assertNotNull(HostileReport.affected(req(clean, late, late), plan), "nothing planned ends a request untouched by faults");
@@ -107,7 +107,7 @@ class SoakHostileTest {
         assertNotNull(HostileReport.affected(req(hit, late, done), plan), "completed on one side only");
         assertEquals("NONE", HostileReport.affected(req(hit, done, null), plan));
         assertNull(HostileReport.affected(req(clean, late, out("KILLED", "")), plan), "the soak's own kill");
-        SoakDriver.Out cancelled = out("CANCELLED", "");
+        SoakRequest.Out cancelled = out("CANCELLED", "");
         assertNull(HostileReport.affected(req(clean, out("REJECTED", "pool"), cancelled), plan), "admission: the pool was full");
         assertNull(HostileReport.affected(req(clean, cancelled, out("REJECTED", "unhealthy")), plan), "a faulted request's owed proof");
         assertNotNull(HostileReport.affected(req(clean, cancelled, out("REJECTED", "unhealthy")), none), "no fault can make a peer owe a proof");

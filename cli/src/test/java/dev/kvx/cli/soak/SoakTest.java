@@ -106,6 +106,21 @@ class SoakTest {
     }
 
     @Test
+    void theProbesWaitForPeersStillHeldUnhealthyByALateWrite(@TempDir Path dir) throws Exception {
+        // A late write lands 2 x timeout + 0.5 s after its request was taken; from the generation side's
+        // quarantine timeout until its proof, the context side is held unhealthy and gets no new work. With no
+        // idle phase the probes would come while late writes are pending and be refused; they wait (bounded).
+        Run r = soak(dir, "--burst", "3", "--idle", "0", "--faults", "late-write=0.3", "--seed", "5");
+        assertInvariants(r);
+        assertTrue(r.report().get("invariants").get("peersMarkedUnhealthy").asLong() > 0, "late writes marked a peer: " + r.out());
+        ReportDocument typed = ReportJson.read(dir.resolve("report.json"));
+        ReportDocument.Event wait = typed.events().stream().filter(e -> e.kind().equals("settle")).findFirst().orElseThrow();
+        assertTrue(wait.text().contains("waited") && wait.text().contains("at first:"), "the probes had something to wait for: " + wait);
+        double probesStart = typed.events().stream().filter(e -> e.text().equals("PROBES starts")).findFirst().orElseThrow().t();
+        assertTrue(wait.t() <= probesStart, "the wait comes before the probes: " + typed.events());
+    }
+
+    @Test
     void badOptionsAreRejectedWithAClearMessage() {
         assertBad("unknown fault 'gremlins'", "--faults", "gremlins=0.1");
         assertBad("fault rate for no-ack must be a number in [0,1], got 'lots'", "--faults=no-ack=lots");

@@ -49,6 +49,15 @@ final class PeerTable {
         default boolean unknownAgent(String from, long sid, WireMessage.Hello h) {
             return false;
         }
+
+        /**
+         * An authentic Hello from a loaded agent whose instance no session here knows (a first connection,
+         * or the agent restarted under the same name): return true if its metadata will be looked up again
+         * (in etcd) and the Hello handed to {@link #onHelloResolved} once it is loaded.
+         */
+        default boolean unknownIncarnation(String from, long sid, WireMessage.Hello h) {
+            return false;
+        }
     }
 
     private final AgentPort port;
@@ -162,6 +171,15 @@ final class PeerTable {
     }
 
     void onHello(String from, long sid, WireMessage.Hello h, long now) {
+        onHello(from, sid, h, now, false);
+    }
+
+    /** A Hello whose sender's metadata was just looked up and loaded. */
+    void onHelloResolved(String from, long sid, WireMessage.Hello h, long now) {
+        onHello(from, sid, h, now, true);
+    }
+
+    private void onHello(String from, long sid, WireMessage.Hello h, long now, boolean resolved) {
         if (!h.name().equals(from)) {
             refuse("a Hello that names '" + h.name() + "' arrived from agent '" + from + "'");
             return;
@@ -180,6 +198,9 @@ final class PeerTable {
                         + "was not admitted here; it cannot be answered (admit its metadata, or connect through the control channel)");
             }
             return;
+        }
+        if (!resolved && !knowsIncarnation(from, h.instance()) && listener.unknownIncarnation(from, sid, h)) {
+            return; // its metadata is read again; this Hello comes back then
         }
         List<String> diff = localPool.differences(h.pool());
         if (!diff.isEmpty()) {
@@ -208,6 +229,16 @@ final class PeerTable {
         } catch (RuntimeException e) {
             remove(s);
         }
+    }
+
+    /** Whether a session here already knows that instance of the peer (so it did not restart since). */
+    private boolean knowsIncarnation(String peer, long instance) {
+        for (Session s : all) {
+            if (s.peerName.equals(peer) && s.peerInstance == instance) {
+                return true;
+            }
+        }
+        return false;
     }
 
     void onChallenge(String from, long sid, WireMessage.Challenge c, long now) {

@@ -39,7 +39,7 @@ public final class TransceiverEngine {
     private sealed interface Command {
         record Submit(RequestTask task) implements Command {}
 
-        record Connect(byte[] metadata, CompletableFuture<String> future) implements Command {}
+        record Connect(byte[] metadata, String storeName, CompletableFuture<String> future) implements Command {}
 
         record Admit(byte[] metadata, CompletableFuture<String> future) implements Command {}
 
@@ -110,6 +110,11 @@ public final class TransceiverEngine {
             @Override
             public boolean unknownAgent(String from, long sid, dev.kvx.transceiver.internal.wire.WireMessage.Hello h) {
                 return lookUp(from, sid, h);
+            }
+
+            @Override
+            public boolean unknownIncarnation(String from, long sid, dev.kvx.transceiver.internal.wire.WireMessage.Hello h) {
+                return lookUp(from, sid, h); // the store says whether it restarted (other connection info) or not
             }
         }, peer -> sm[0].waitersFor(peer));
         this.delivery = new OutcomeDelivery(executor);
@@ -189,7 +194,7 @@ public final class TransceiverEngine {
             problem = "its metadata has " + md.get().length + " B (maxMetadataBytes " + config.limits().maxMetadataBytes() + ")";
         } else {
             try {
-                String loaded = port.loadRemote(md.get());
+                String loaded = loadFromStore(md.get(), from);
                 if (!loaded.equals(from)) {
                     problem = "the store's metadata under that name is agent '" + loaded + "'";
                 }
@@ -204,7 +209,30 @@ public final class TransceiverEngine {
         }
         long now = clock.nanoTime();
         for (Object[] w : waiting) {
-            peers.onHello(from, (Long) w[0], (dev.kvx.transceiver.internal.wire.WireMessage.Hello) w[1], now);
+            peers.onHelloResolved(from, (Long) w[0], (dev.kvx.transceiver.internal.wire.WireMessage.Hello) w[1], now);
+        }
+    }
+
+    /**
+     * Loads metadata read from the store under {@code storeName} (null: not from the store). NIXL refuses
+     * other connection info for an agent it holds: then the store, which every deployment's agents publish
+     * to, says that agent restarted; its old incarnation is lost (its sessions end, its requests fail,
+     * this side's endpoint to it is dropped) and the new metadata is loaded.
+     */
+    private String loadFromStore(byte[] metadata, String storeName) {
+        try {
+            return port.loadRemote(metadata);
+        } catch (RuntimeException e) {
+            if (storeName == null || !port.hasRemote(storeName)) {
+                throw e;
+            }
+            LOG.log(System.Logger.Level.WARNING, "kvx " + name + ": peer " + storeName + " restarted (the metadata store holds other "
+                    + "connection info under its name); its old incarnation is gone");
+            peers.lostPeer(storeName, new KvxException("peer " + storeName + " restarted under the same name"));
+            if (port.hasRemote(storeName)) {
+                port.invalidateRemote(storeName);
+            }
+            return port.loadRemote(metadata);
         }
     }
 
@@ -253,8 +281,17 @@ public final class TransceiverEngine {
 
     /** Loads a peer's metadata and runs the handshake; completes with the peer's name once the session is up. */
     public CompletableFuture<String> connect(byte[] metadata) {
+        return connect(metadata, null);
+    }
+
+    /**
+     * {@link #connect(byte[])} with metadata read from the metadata store under {@code storeName}: if an
+     * agent of that name is loaded here with other connection info, it restarted, and its old incarnation
+     * is lost first.
+     */
+    public CompletableFuture<String> connect(byte[] metadata, String storeName) {
         CompletableFuture<String> f = new CompletableFuture<>();
-        commands.add(new Command.Connect(metadata.clone(), f));
+        commands.add(new Command.Connect(metadata.clone(), storeName, f));
         return f;
     }
 
@@ -441,7 +478,7 @@ public final class TransceiverEngine {
             try {
                 switch (c) {
                     case Command.Submit s -> requests.intake(s.task(), now);
-                    case Command.Connect k -> connectNow(k.metadata(), k.future(), now);
+                    case Command.Connect k -> connectNow(k.metadata(), k.storeName(), k.future(), now);
                     case Command.Admit a -> admitNow(a.metadata(), a.future());
                     case Command.Run r -> r.action().run();
                 }
@@ -456,10 +493,10 @@ public final class TransceiverEngine {
         return work;
     }
 
-    private void connectNow(byte[] metadata, CompletableFuture<String> future, long now) {
+    private void connectNow(byte[] metadata, String storeName, CompletableFuture<String> future, long now) {
         String peer;
         try {
-            peer = port.loadRemote(metadata);
+            peer = loadFromStore(metadata, storeName);
         } catch (RuntimeException e) {
             future.completeExceptionally(new KvxException("could not load the peer's metadata (" + metadata.length + " B): "
                     + e.getMessage(), e));
