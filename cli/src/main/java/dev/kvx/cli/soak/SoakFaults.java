@@ -12,13 +12,18 @@ import java.util.TreeMap;
  * The soak run's fault kinds, each with a rate per request (decided once per request, reproducibly
  * from the seed):
  * {@code silent-gen} (the generation side never sends its request info),
- * {@code no-ack} (the generation side stops acknowledging: its Abort/Released notices are lost),
+ * {@code no-ack} (the generation side's first Abort of the request is lost),
  * {@code no-write} (the context side never writes),
- * {@code drop-notif} (any outgoing notice lost),
+ * {@code drop-notif} (the first copy of an outgoing notice of the request is lost: Announce, Abort or Released),
  * {@code exception} (an exception thrown inside request handling),
  * {@code late-write} (the context side ignores the generation side's Abort and lets its WRITE land
  * {@code lateWriteDelay} later, after the generation side gave up and after its quarantine timeout: a
  * late or lying peer; the blocks it lands in must still be quarantined).
+ *
+ * <p>Lost notices are lost once: a copy sent again (the announcer asks again for the proof its quarantine
+ * waits for, and the mover answers each ask) goes through, as on a network that loses messages. Dropping every
+ * copy would make an honest peer a permanently mute one, whose quarantines are never proven and which stays
+ * unhealthy for good: that is what {@code silent-gen} and {@code no-write} are for.
  */
 final class SoakFaults implements FaultInjector {
     /** Request ids from here on are recovery probes, which faults never hit. */
@@ -28,6 +33,7 @@ final class SoakFaults implements FaultInjector {
     private final long seed;
     private final boolean generationSide;
     private final Duration lateWriteDelay;
+    private final java.util.Set<Long> dropped = new java.util.HashSet<>();
 
     SoakFaults(Map<String, Double> rates, long seed, boolean generationSide, Duration lateWriteDelay) {
         this.rates = rates;
@@ -98,6 +104,11 @@ final class SoakFaults implements FaultInjector {
         return rates.values().stream().anyMatch(r -> r > 0);
     }
 
+    /** True the first time for this key: the first copy of a notice is lost, copies sent again go through. */
+    private synchronized boolean once(long key) {
+        return dropped.add(key);
+    }
+
     private boolean hits(String kind, long requestId) {
         if (requestId >= PROBE_ID_BASE) {
             return false;
@@ -120,9 +131,9 @@ final class SoakFaults implements FaultInjector {
             return true;
         }
         if (generationSide && m == Message.ABORT && hits("no-ack", requestId)) {
-            return true;
+            return once(requestId * 31 + m.ordinal());
         }
-        return requestId < PROBE_ID_BASE && hits("drop-notif", requestId * 31 + m.ordinal());
+        return requestId < PROBE_ID_BASE && hits("drop-notif", requestId * 31 + m.ordinal()) && once(requestId * 31 + m.ordinal());
     }
 
     @Override

@@ -61,7 +61,7 @@ public final class SoakOptions implements Callable<Integer> {
     Map<String, Double> faults;
 
     @Option(names = "--faults", paramLabel = "SPEC",
-            defaultValue = "silent-gen=0.01,no-ack=0.01,no-write=0.01,drop-notif=0.005,exception=0.01,late-write=0.005",
+            defaultValue = "silent-gen=0.01,no-ack=0.01,no-write=0.01,drop-notif=0.005,exception=0.01,late-write=0.002",
             description = "kind=rate,... or none; kinds: silent-gen, no-ack, no-write, drop-notif, exception, late-write "
                     + "(the context side's WRITE lands after the generation side gave up and past its quarantine timeout) "
                     + "(default: ${DEFAULT-VALUE})")
