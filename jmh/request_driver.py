@@ -268,7 +268,7 @@ def main():
     ap.add_argument("--cbin")
     ap.add_argument("--d2dbin", help="jmh/c/cuda_block_copy built (for --impls ...,cuda-d2d)")
     ap.add_argument("--pypath", default="")
-    ap.add_argument("--impls", default="kvx,kvx-poll,c,python,kvx-pull,c-pull")
+    ap.add_argument("--impls", default="kvx,kvx-warm,kvx-poll,kvx-warm-poll,c,python,kvx-pull,kvx-warm-pull,c-pull")
     ap.add_argument("--shapes", default="64x16384,12x458752", help="BLOCKSxBYTES, comma separated")
     ap.add_argument("--inflight", default="1,16", help="requests in flight of the warm cells")
     ap.add_argument("--counts", default="2000:4000,600:1200",
