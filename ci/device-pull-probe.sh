@@ -38,10 +38,10 @@ all() {
   probe proto-v1 UCX_PROTO_ENABLE=n
   probe tls-cuda-tcp UCX_TLS=cuda_ipc,cuda_copy,tcp
 }
-# PROBES="label:VAR=value,VAR=value label2:..." runs those only; default: all of the above
+# PROBES="label:VAR=value;VAR=value label2:..." runs those only (values may hold commas); default: all of the above
 if [[ -n ${PROBES:-} ]]; then
   for p in $PROBES; do
-    IFS=, read -r -a kv <<< "${p#*:}"
+    IFS=';' read -r -a kv <<< "${p#*:}"
     probe "${p%%:*}" "${kv[@]}"
   done
 else
