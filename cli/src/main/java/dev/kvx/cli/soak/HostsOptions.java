@@ -45,9 +45,10 @@ final class HostsOptions {
     List<String> killHosts = new ArrayList<>();
     @Option(names = "--restart-etcd-at", paramLabel = "S[:D]", description = "with --hosts: etcd stops at S and starts again D seconds later (default 2)")
     String restartEtcd;
-    @Option(names = "--ucx-tls", paramLabel = "LIST", defaultValue = "tcp",
+    @Option(names = "--ucx-tls", paramLabel = "LIST", defaultValue = "tcp,cuda_copy",
             description = "with --hosts: the workers' UCX_TLS (${DEFAULT-VALUE}; UCX's default would move data by cross-memory "
-                    + "attach, past the namespaces)")
+                    + "attach, past the namespaces; cuda_copy because NIXL refuses a UCX_TLS without CUDA support where a "
+                    + "GPU is present, and UCX skips it where none is)")
     String ucxTls;
 
     boolean enabled() {

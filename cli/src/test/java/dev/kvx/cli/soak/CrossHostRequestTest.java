@@ -48,7 +48,7 @@ class CrossHostRequestTest {
         new CommandLine(o).parseArgs("--layers=2", "--kv-heads=2", "--head-size=64", "--pool-blocks=64", "--buffers=2",
                 "--timeout-ms=" + TIMEOUT_MS, "--faults=none", "--report=" + dir);
         String namespace = "/kvx-test/cross-host/" + ProcessHandle.current().pid();
-        Map<String, String> env = Map.of("KVX_SECRET_FILE", SoakSecret.create(dir).toString(), "UCX_TLS", "tcp");
+        Map<String, String> env = Map.of("KVX_SECRET_FILE", SoakSecret.create(dir).toString(), "UCX_TLS", "tcp,cuda_copy"); // NIXL refuses tcp alone on a GPU host
         prefill = new WorkerProcess(SoakWorker.Role.CTX, "prefill-0", -1, hosts.command(hosts.host("h0"), List.of()),
                 SoakWorker.etcdArguments(SoakWorker.Role.CTX, "prefill-0", etcd.endpoint(), namespace, o), env,
                 dir.resolve("prefill-0.log"), CrossHostRequestTest::outcome);
